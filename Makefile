@@ -1,0 +1,56 @@
+# reflink-shim — see README.md.
+#   make            build/libreflink-shim.so and build/reflink-shim
+#   make test       the test suite (bats; root for the filesystem tests)
+#   make demo       a 256 MiB copy with and without the shim, side by side
+
+VERSION  := 0.1.0
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+LIBFLAGS := -std=gnu11 -fPIC -fvisibility=hidden -pthread $(WARN)
+B        := build
+
+SRCS := $(wildcard shim/*.c)
+LIB_SRCS := $(filter-out shim/reflink-shim.c,$(SRCS))
+HDRS := $(wildcard shim/*.h) shim/symbols.def
+
+all: $(B)/libreflink-shim.so $(B)/reflink-shim
+
+$(B):
+	mkdir -p $@
+
+# Only the interposed names are exported: the list comes from symbols.def.
+$(B)/shim.map: shim/symbols.def | $(B)
+	{ echo '{ global:'; \
+	  $(CC) -E -P -x c -D'SYM(n,r,p)=n;' -D'ALIAS(n,t)=n;' -D'OWN(n)=n;' $<; \
+	  echo 'local: *; };'; } > $@
+
+# The *64 names are the same functions on LP64: linker aliases.
+$(B)/aliases.flags: shim/symbols.def | $(B)
+	$(CC) -E -P -x c -D'SYM(n,r,p)=' -D'ALIAS(n,t)=-Wl,--defsym=n=t' -D'OWN(n)=' $< | tr -s ' \n' '  ' > $@
+
+$(B)/libreflink-shim.so: $(LIB_SRCS) $(HDRS) $(B)/shim.map $(B)/aliases.flags
+	$(CC) $(CFLAGS) $(LIBFLAGS) -shared -o $@ $(LIB_SRCS) \
+		-Wl,--version-script=$(B)/shim.map $$(cat $(B)/aliases.flags) -Wl,-z,defs -ldl
+
+$(B)/reflink-shim: shim/reflink-shim.c | $(B)
+	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -DREFLINK_SHIM_VERSION='"$(VERSION)"' -o $@ $<
+
+# Test helper programs (scenario copiers, checkers).
+TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c))
+$(B)/tests/%: tests/progs/%.c tests/progs/common.h | $(B)
+	@mkdir -p $(B)/tests
+	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -pthread -o $@ $<
+
+test-progs: $(TEST_PROGS)
+
+test: all test-progs
+	tests/run.sh
+
+demo: all
+	examples/demo.sh
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all test test-progs demo clean

@@ -1,0 +1,173 @@
+/*
+ * clone.c — FICLONE and the per-filesystem capability cache.
+ */
+#define _GNU_SOURCE
+#include "clone.h"
+
+#include <errno.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/vfs.h>
+
+#include "config.h"
+#include "real.h"
+#include "shim.h"
+
+/*
+ * A small lock-free cache of device pairs: each slot is written once with a
+ * single atomic store of (sdev, ddev, verdict) packed into two words, so a
+ * reader sees either an old or a new entry, never a torn one that matters
+ * (a torn read can only cost a redundant probe).
+ */
+#define PAIR_SLOTS 64
+struct pair { dev_t sdev, ddev; int verdict; };  /* verdict: 1 can, -1 cannot */
+static struct pair pairs[PAIR_SLOTS];
+static unsigned pair_next;
+
+static int pair_lookup(dev_t sdev, dev_t ddev)
+{
+	for (unsigned i = 0; i < PAIR_SLOTS; i++) {
+		int v = __atomic_load_n(&pairs[i].verdict, __ATOMIC_ACQUIRE);
+		if (v && __atomic_load_n(&pairs[i].sdev, __ATOMIC_RELAXED) == sdev &&
+		    __atomic_load_n(&pairs[i].ddev, __ATOMIC_RELAXED) == ddev)
+			return v;
+	}
+	return 0;
+}
+
+static void pair_store(dev_t sdev, dev_t ddev, int verdict)
+{
+	unsigned i = __atomic_fetch_add(&pair_next, 1, __ATOMIC_RELAXED) % PAIR_SLOTS;
+	__atomic_store_n(&pairs[i].verdict, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&pairs[i].sdev, sdev, __ATOMIC_RELAXED);
+	__atomic_store_n(&pairs[i].ddev, ddev, __ATOMIC_RELAXED);
+	__atomic_store_n(&pairs[i].verdict, verdict, __ATOMIC_RELEASE);
+}
+
+void clone_forget_pair(dev_t sdev, dev_t ddev)
+{
+	pair_store(sdev, ddev, -1);
+}
+
+static int raw_ioctl(int fd, unsigned long req, void *arg)
+{
+	return real.ioctl ? real.ioctl(fd, req, arg) : -1;
+}
+
+/*
+ * Filesystems that never implement remap_file_range. Anything else (XFS,
+ * btrfs, bcachefs, but also NFS, CIFS, OCFS2, overlayfs over those) is
+ * worth one real attempt, whose failure is then remembered.
+ */
+static bool fs_type_cannot_clone(long type)
+{
+	switch ((unsigned long)type) {
+	case 0xEF53:      /* ext2/3/4 */
+	case 0x01021994:  /* tmpfs */
+	case 0x858458f6:  /* ramfs */
+	case 0x4d44:      /* vfat/msdos */
+	case 0x2011BAB0:  /* exfat */
+	case 0x5346544e:  /* ntfs */
+	case 0xF2F52010:  /* f2fs */
+	case 0x65735546:  /* fuse */
+	case 0x9fa0:      /* proc */
+	case 0x62656572:  /* sysfs */
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Per-device verdict from fstatfs, cached in the same table with sdev == ddev
+ * marked by verdict 2/-2 so pair and device entries never collide. */
+static bool dev_may_clone(int fd, dev_t dev)
+{
+	int v = pair_lookup(dev, ~dev);
+	if (v)
+		return v > 0;
+	struct statfs sf;
+	int saved = errno;
+	int rc = fstatfs(fd, &sf);
+	errno = saved;
+	if (rc != 0)
+		return false;
+	bool ok = !fs_type_cannot_clone((long)sf.f_type);
+	pair_store(dev, ~dev, ok ? 1 : -1);
+	return ok;
+}
+
+bool clone_possible(int dfd, dev_t ddev, int sfd, dev_t sdev)
+{
+	if (pair_lookup(sdev, ddev) < 0)
+		return false;
+	return dev_may_clone(dfd, ddev) && dev_may_clone(sfd, sdev);
+}
+
+enum clone_class clone_file(int dfd, int sfd, int *err)
+{
+	int saved = errno;
+	int rc = raw_ioctl(dfd, FICLONE, (void *)(long)sfd);
+	*err = rc ? errno : 0;
+	errno = saved;
+	if (rc == 0)
+		return CLONE_OK;
+	switch (*err) {
+	case EOPNOTSUPP: case ENOTTY: case ENOSYS: case EXDEV:
+		return CLONE_UNSUPPORTED;
+	case EINVAL: case EBADF: case EISDIR: case ETXTBSY: case EPERM:
+		return CLONE_PAIR;
+	default:
+		return CLONE_REAL_ERROR;
+	}
+}
+
+#define FIEMAP_BATCH 32
+
+bool clone_source_dense(int sfd, off_t size, long *extents)
+{
+	union {
+		struct fiemap fm;
+		char buf[sizeof(struct fiemap) + FIEMAP_BATCH * sizeof(struct fiemap_extent)];
+	} u;
+	off_t pos = 0;
+	long count = 0;
+	int saved = errno;
+	bool ok = true;
+	while (pos < size) {
+		memset(&u.fm, 0, sizeof(u.fm));
+		u.fm.fm_start = (__u64)pos;
+		u.fm.fm_length = (__u64)(size - pos);
+		u.fm.fm_extent_count = FIEMAP_BATCH;
+		if (raw_ioctl(sfd, FS_IOC_FIEMAP, &u.fm) != 0 || u.fm.fm_mapped_extents == 0) {
+			ok = false;
+			break;
+		}
+		bool last = false;
+		for (unsigned i = 0; i < u.fm.fm_mapped_extents; i++) {
+			struct fiemap_extent *x = &u.fm.fm_extents[i];
+			if ((off_t)x->fe_logical > pos || (x->fe_flags & FIEMAP_EXTENT_UNWRITTEN)) {
+				ok = false;  /* a hole, or preallocated space that reads as zeros */
+				break;
+			}
+			pos = (off_t)(x->fe_logical + x->fe_length);
+			count++;
+			if (x->fe_flags & FIEMAP_EXTENT_LAST)
+				last = true;
+			if (pos >= size)
+				break;
+		}
+		if (!ok || (last && pos < size)) {
+			ok = false;
+			break;
+		}
+		if (cfg.max_extents > 0 && count > cfg.max_extents) {
+			ok = false;
+			break;
+		}
+	}
+	errno = saved;
+	*extents = count;
+	return ok;
+}

@@ -1,0 +1,42 @@
+/*
+ * clone.h — FICLONE, what its errors mean, and what we remember about them.
+ *
+ * Errors fall in three classes (see docs/DESIGN.md, "Clone errors"):
+ *   unsupported  EOPNOTSUPP/ENOTTY/ENOSYS: this filesystem cannot clone;
+ *                EXDEV: these two files are on different filesystems.
+ *                Remembered per (source dev, destination dev) pair.
+ *   pair         EINVAL/EBADF/EISDIR/ETXTBSY/EPERM: this pair cannot.
+ *   real         EIO/ENOSPC/EDQUOT/EROFS/ENOMEM/EFBIG/EINTR/...: the
+ *                program's own write will meet it if it is still there.
+ * In every case the caller falls back to doing what the program asked.
+ */
+#ifndef SHIM_CLONE_H
+#define SHIM_CLONE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum clone_class { CLONE_OK, CLONE_UNSUPPORTED, CLONE_PAIR, CLONE_REAL_ERROR };
+
+/*
+ * Whether a clone from sfd into dfd is worth attempting: false for
+ * filesystem types that cannot clone (fstatfs, cached per device) and for
+ * device pairs a clone already failed on (clone_forget_pair).
+ */
+bool clone_possible(int dfd, dev_t ddev, int sfd, dev_t sdev);
+
+/* FICLONE sfd into dfd; returns the class and stores errno in *err. */
+enum clone_class clone_file(int dfd, int sfd, int *err);
+
+/* Remembers that (sdev, ddev) cannot clone. */
+void clone_forget_pair(dev_t sdev, dev_t ddev);
+
+/*
+ * Checks that [0, size) of sfd is fully backed by written extents (no hole,
+ * no unwritten preallocation): a clone then reproduces exactly the
+ * allocation a dense copy would make. Stores the extent count in *extents.
+ * Returns false when the layout is not dense or cannot be read.
+ */
+bool clone_source_dense(int sfd, off_t size, long *extents);
+
+#endif

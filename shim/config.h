@@ -1,0 +1,31 @@
+/*
+ * config.h — settings read once from REFLINK_SHIM_* variables, and the
+ * decision log.
+ */
+#ifndef SHIM_CONFIG_H
+#define SHIM_CONFIG_H
+
+#include <sys/types.h>
+
+struct shim_config {
+	int disabled;        /* REFLINK_SHIM_DISABLE=1: interpose nothing */
+	off_t min_size;      /* REFLINK_SHIM_MIN_SIZE: smaller sources are copied */
+	long max_extents;    /* REFLINK_SHIM_MAX_EXTENTS: more fragmented sources are copied */
+	const char *log;     /* REFLINK_SHIM_LOG: file that receives one line per decision */
+};
+
+extern struct shim_config cfg;
+
+void config_init(void);
+
+/*
+ * Appends one line "reflink-shim[pid]: <what> <path-or-fd> <detail>\n" to the
+ * log, if any. Async-signal-safe: formats on the stack, opens the file with
+ * O_APPEND|O_NOFOLLOW|O_CLOEXEC for each line, writes once, closes.
+ */
+void shim_log(const char *what, int fd, long long num, const char *detail);
+
+/* Parses "123", "64K", "1M", "2G" (binary units). Returns -1 if invalid. */
+long long parse_size(const char *s);
+
+#endif

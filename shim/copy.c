@@ -1,0 +1,1130 @@
+/*
+ * copy.c — the copy state machine.
+ *
+ * A destination D is armed at its first write when that write starts at
+ * offset 0 of an empty regular file and its bytes equal the bytes at the
+ * same offsets of a source S the program has been reading (or, for
+ * sendfile/copy_file_range, that the kernel was asked to copy from S).
+ * Arming clones the whole of S into D with one FICLONE. From then on:
+ *
+ *   hi     how much of D the program has written: [0, hi) equals what it
+ *          wrote; D's real content beyond hi is the rest of S, which the
+ *          program has not written (yet). Everything the program observes
+ *          (fstat, lseek, reads, stat by path, a second fd) is cut at hi.
+ *   accept a write at hi whose bytes equal D's bytes there: move the file
+ *          offset, count it, touch no data.
+ *   settle anything else: cut D back to hi (ftruncate), stop tracking, and
+ *          let the call through. After a settle the copy is an ordinary
+ *          file the program has written hi bytes into.
+ *
+ * Verification never reads D (its clone is not in the page cache): it
+ * compares with S through a window of S's bytes, which is valid only while
+ * S has not changed since the clone. S's ctime is taken before the clone
+ * and re-checked after the clone and after every refill of the window;
+ * the kernel updates ctime on every data change (multigrain timestamps
+ * make two changes distinguishable), so an unchanged ctime proves the
+ * window holds what D holds. See docs/DESIGN.md.
+ */
+#define _GNU_SOURCE
+#include "copy.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "clone.h"
+#include "config.h"
+#include "fdtab.h"
+#include "gate.h"
+#include "real.h"
+#include "shim.h"
+
+#define WIN_CAP (1u << 20)   /* bytes of S held for comparison */
+#define PROBE_LEN 4096       /* first comparison before reading a whole window */
+#define MAX_CANDIDATES 8
+
+struct copy {
+	pthread_mutex_t lock;
+	struct copy *next_free;
+	struct copy *next_all;
+	int active;          /* D may hold more than hi bytes */
+	int ndest, nalias;   /* program fds that write D / read D separately */
+	int owner;           /* pid that armed it */
+	int dpriv;           /* private dup of D, so we can settle after D is gone */
+	int sfd;             /* fd we read S through for verification, -1 if none */
+	int spriv;           /* sfd is ours (the program closed its own) */
+	dev_t ddev, sdev;
+	ino_t dino, sino;
+	struct timespec dctime, sctime;
+	off_t ssize, hi;
+	int touched;         /* writes accepted after the arming one */
+	unsigned char *win;
+	off_t winoff;
+	size_t winlen;
+};
+
+int copies_active;
+int priv_fd_base = 768;
+
+/* ---- record pool: type-stable memory, so a racing reader never faults ---- */
+
+#define CHUNK 64
+static struct copy *pool_free;
+static struct copy *pool_all;
+static int pool_lock;
+
+static void pool_acquire(void)
+{
+	while (__atomic_exchange_n(&pool_lock, 1, __ATOMIC_ACQUIRE))
+		;
+}
+
+static void pool_release(void)
+{
+	__atomic_store_n(&pool_lock, 0, __ATOMIC_RELEASE);
+}
+
+static struct copy *copy_alloc(void)
+{
+	pool_acquire();
+	if (!pool_free) {
+		struct copy *chunk = mmap(NULL, CHUNK * sizeof(struct copy), PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (chunk == MAP_FAILED) {
+			pool_release();
+			return NULL;
+		}
+		for (int i = 0; i < CHUNK; i++) {
+			pthread_mutex_init(&chunk[i].lock, NULL);
+			chunk[i].next_free = pool_free;
+			pool_free = &chunk[i];
+			chunk[i].next_all = pool_all;
+			__atomic_store_n(&pool_all, &chunk[i], __ATOMIC_RELEASE);
+		}
+	}
+	struct copy *c = pool_free;
+	pool_free = c->next_free;
+	pool_release();
+	if (!c->win) {
+		void *w = mmap(NULL, WIN_CAP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (w == MAP_FAILED) {
+			pool_acquire();
+			c->next_free = pool_free;
+			pool_free = c;
+			pool_release();
+			return NULL;
+		}
+		c->win = w;
+	}
+	c->active = c->ndest = c->nalias = c->touched = 0;
+	c->dpriv = c->sfd = -1;
+	c->spriv = 0;
+	c->hi = c->ssize = 0;
+	c->winlen = 0;
+	return c;
+}
+
+static void copy_free(struct copy *c)
+{
+	pool_acquire();
+	c->next_free = pool_free;
+	pool_free = c;
+	pool_release();
+}
+
+#define FOR_EACH_COPY(c) \
+	for (struct copy *c = __atomic_load_n(&pool_all, __ATOMIC_ACQUIRE); c; c = c->next_all)
+
+/* ---- small helpers over the real calls ---- */
+
+static int xfstat(int fd, struct stat *st)
+{
+	return real.fstat ? real.fstat(fd, st) : (int)syscall(SYS_fstat, fd, st);
+}
+
+static off_t xlseek(int fd, off_t off, int whence)
+{
+	return real.lseek(fd, off, whence);
+}
+
+static bool same_ts(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+static size_t iov_total(const struct iovec *iov, int cnt)
+{
+	size_t n = 0;
+	for (int i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > (size_t)SHIM_MAX_RW - n)
+			return SHIM_MAX_RW;
+		n += iov[i].iov_len;
+	}
+	return n;
+}
+
+static int privs_open;  /* private fds currently held */
+
+static int dup_private(int fd)
+{
+	int p = real.fcntl(fd, F_DUPFD_CLOEXEC, priv_fd_base);
+	if (p >= 0)
+		__atomic_add_fetch(&privs_open, 1, __ATOMIC_RELAXED);
+	return p;
+}
+
+/* Reads up to WIN_CAP (or `want`) bytes of S at `at` into the window. */
+static ssize_t refill(struct copy *c, int sfd, off_t at, size_t want)
+{
+	size_t cap = want < WIN_CAP ? want : WIN_CAP;
+	if (c->ssize - at < (off_t)cap)
+		cap = (size_t)(c->ssize - at);
+	size_t got = 0;
+	c->winlen = 0;
+	while (got < cap) {
+		ssize_t r = real.pread(sfd, c->win + got, cap - got, at + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	c->winoff = at;
+	c->winlen = got;
+	return (ssize_t)got;
+}
+
+/*
+ * Compares the n bytes of iov with S[pos, pos + n) through the window.
+ * Returns true when equal. *refilled tells the caller to re-check S.
+ */
+static bool verify(struct copy *c, int sfd, off_t pos, const struct iovec *iov, int cnt, size_t n,
+		   size_t first_read, bool *refilled)
+{
+	size_t done = 0, ioff = 0;
+	int i = 0;
+	while (done < n) {
+		while (i < cnt && ioff == iov[i].iov_len) {
+			i++;
+			ioff = 0;
+		}
+		const unsigned char *p = (const unsigned char *)iov[i].iov_base + ioff;
+		size_t want = iov[i].iov_len - ioff;
+		if (want > n - done)
+			want = n - done;
+		off_t at = pos + (off_t)done;
+		if (!(c->winlen && at >= c->winoff && at < c->winoff + (off_t)c->winlen)) {
+			if (at >= c->ssize)
+				return false;
+			*refilled = true;
+			if (refill(c, sfd, at, first_read ? first_read : WIN_CAP) <= 0)
+				return false;
+			first_read = 0;
+		}
+		size_t k = (size_t)(c->winoff + (off_t)c->winlen - at);
+		if (k > want)
+			k = want;
+		if (memcmp(p, c->win + (at - c->winoff), k) != 0)
+			return false;
+		ioff += k;
+		done += k;
+	}
+	return true;
+}
+
+/* S is still the file we cloned and has not changed since. */
+static bool source_unchanged(struct copy *c, int sfd)
+{
+	struct stat st;
+	return sfd >= 0 && xfstat(sfd, &st) == 0 && st.st_dev == c->sdev && st.st_ino == c->sino &&
+	       st.st_size == c->ssize && same_ts(st.st_ctim, c->sctime);
+}
+
+/*
+ * Whether the program's fd still refers to D (else the fd was closed and
+ * reused behind our back) and nothing we did not see changed D since the
+ * clone (its ctime moves on any change).
+ */
+enum dest_state { DEST_OK, DEST_REUSED, DEST_CHANGED };
+
+static enum dest_state dest_check(struct copy *c, int fd)
+{
+	struct stat st;
+	if (xfstat(fd, &st) != 0 || st.st_dev != c->ddev || st.st_ino != c->dino)
+		return DEST_REUSED;
+	return same_ts(st.st_ctim, c->dctime) ? DEST_OK : DEST_CHANGED;
+}
+
+/* ---- settling ---- */
+
+static void settle_locked(struct copy *c, const char *why)
+{
+	/* A child that shares our memory (vfork) or was not announced
+	 * (_Fork, raw clone) must not act on its parent's copies. */
+	if (!c->active || c->owner != (int)syscall(SYS_getpid))
+		return;
+	__atomic_store_n(&c->active, 0, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&copies_active, 1, __ATOMIC_RELAXED);
+	c->winlen = 0;
+	if (c->dpriv < 0)
+		return;
+	struct stat st;
+	if (xfstat(c->dpriv, &st) != 0 || st.st_dev != c->ddev || st.st_ino != c->dino)
+		return;
+	off_t keep = c->hi;
+	if (!same_ts(st.st_ctim, c->dctime)) {
+		/* Someone wrote D around us (raw syscall, stdio): keep what precedes
+		 * the shared file offset, which is where such writes went. */
+		off_t cur = xlseek(c->dpriv, 0, SEEK_CUR);
+		if (cur > keep)
+			keep = cur;
+	}
+	int saved = errno;
+	if (st.st_size > keep) {
+		real.ftruncate(c->dpriv, keep);
+		shim_log("settle-truncate", c->dpriv, (long long)keep, why);
+	} else if (c->touched) {
+		/* The clone stamped D at the first write; the program's last write
+		 * would have stamped it later. */
+		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_NOW } };
+		real.futimens(c->dpriv, ts);
+		shim_log("settle", c->dpriv, (long long)keep, why);
+	} else {
+		shim_log("settle", c->dpriv, (long long)keep, why);
+	}
+	errno = saved;
+}
+
+static void close_privates_locked(struct copy *c)
+{
+	if (c->dpriv >= 0) {
+		real.close(c->dpriv);
+		__atomic_sub_fetch(&privs_open, 1, __ATOMIC_RELAXED);
+	}
+	c->dpriv = -1;
+	if (c->spriv && c->sfd >= 0) {
+		real.close(c->sfd);
+		__atomic_sub_fetch(&privs_open, 1, __ATOMIC_RELAXED);
+	}
+	c->sfd = -1;
+	c->spriv = 0;
+}
+
+/* Drops one program fd's reference; frees the record with the last one. */
+static void detach_locked(struct copy *c, bool alias, const char *why)
+{
+	if (alias)
+		c->nalias--;
+	else
+		c->ndest--;
+	if (c->ndest == 0) {
+		settle_locked(c, why);
+		close_privates_locked(c);
+	}
+}
+
+static void release_if_unused(struct copy *c)
+{
+	if (c->ndest == 0 && c->nalias == 0)
+		copy_free(c);
+}
+
+/*
+ * Locks the copy fd refers to, if fd still refers to it. Returns NULL when
+ * the entry changed under us (the caller re-reads it).
+ */
+static struct copy *lock_entry(int fd, uintptr_t ent)
+{
+	struct copy *c = fd_copy(ent);
+	pthread_mutex_lock(&c->lock);
+	if (fd_get(fd) != ent) {
+		pthread_mutex_unlock(&c->lock);
+		return NULL;
+	}
+	return c;
+}
+
+static void forget_fd(int fd, uintptr_t ent, const char *why)
+{
+	struct copy *c = fd_copy(ent);
+	pthread_mutex_lock(&c->lock);
+	if (!fd_cas(fd, ent, FD_UNKNOWN)) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	detach_locked(c, fd_is_alias(ent), why);
+	bool unused = c->ndest == 0 && c->nalias == 0;
+	pthread_mutex_unlock(&c->lock);
+	if (unused)
+		release_if_unused(c);
+}
+
+/* ---- arming ---- */
+
+/* Waits out another thread's judgment of fd's first write. */
+static uintptr_t wait_not_busy(int fd)
+{
+	uintptr_t e;
+	while ((e = fd_get(fd)) == FD_BUSY)
+		sched_yield();
+	return e;
+}
+
+struct dest_info {
+	struct stat st;
+	off_t pos;
+};
+
+/* D qualifies: empty regular file, writable, not appending, at offset 0. */
+static uintptr_t judge_dest(int fd, off_t off, struct dest_info *d)
+{
+	if (xfstat(fd, &d->st) != 0)
+		return FD_UNKNOWN;
+	if (!S_ISREG(d->st.st_mode))
+		return FD_PLAIN;
+	if (d->st.st_size != 0)
+		return FD_REG_DONE;
+	int fl = real.fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY || (fl & (O_APPEND | O_SYNC | O_DSYNC)))
+		return FD_REG_DONE;
+	d->pos = off >= 0 ? off : xlseek(fd, 0, SEEK_CUR);
+	if (d->pos != 0)
+		return FD_REG_DONE;
+	struct rlimit rl;
+	/* A clone bypasses RLIMIT_FSIZE (no SIGXFSZ): keep those programs plain. */
+	if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur != RLIM_INFINITY)
+		return FD_REG_DONE;
+	return 0;
+}
+
+/* S qualifies as a clone source for a first write of n bytes. */
+static bool judge_source(int fd, const struct dest_info *d, int s, size_t n, struct stat *st)
+{
+	if (xfstat(s, st) != 0 || !S_ISREG(st->st_mode))
+		return false;
+	if (st->st_size < (off_t)n || st->st_size < cfg.min_size || st->st_size == 0)
+		return false;
+	if (st->st_dev == d->st.st_dev && st->st_ino == d->st.st_ino)
+		return false;
+	int fl = real.fcntl(s, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH))
+		return false;
+	if (!clone_possible(fd, d->st.st_dev, s, st->st_dev))
+		return false;
+	long extents;
+	if (!clone_source_dense(s, st->st_size, &extents)) {
+		shim_log("skip-layout", s, extents, "source has holes, preallocation or too many extents");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Clones S into D and fills in c. `sst` is S's stat taken before anything
+ * was compared; the clone is kept only if S is unchanged after it.
+ */
+static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, const struct stat *sst)
+{
+	c->sdev = sst->st_dev;
+	c->sino = sst->st_ino;
+	c->ssize = sst->st_size;
+	c->sctime = sst->st_ctim;
+	c->dpriv = dup_private(fd);
+	if (c->dpriv < 0)
+		return false;
+	int err;
+	enum clone_class k = clone_file(fd, s, &err);
+	if (k != CLONE_OK) {
+		if (k == CLONE_UNSUPPORTED)
+			clone_forget_pair(sst->st_dev, d->st.st_dev);
+		shim_log("clone-failed", fd, err, k == CLONE_UNSUPPORTED ? "unsupported" :
+			 k == CLONE_PAIR ? "this pair" : "error; the program's write decides");
+		close_privates_locked(c);
+		return false;
+	}
+	struct stat dst;
+	if (!source_unchanged(c, s) || xfstat(fd, &dst) != 0 || dst.st_size != c->ssize) {
+		/* S changed while we compared or cloned: D must be empty again. */
+		real.ftruncate(fd, 0);
+		shim_log("clone-undone", fd, 0, "source changed during the clone");
+		close_privates_locked(c);
+		return false;
+	}
+	c->ddev = dst.st_dev;
+	c->dino = dst.st_ino;
+	c->dctime = dst.st_ctim;
+	c->owner = shim_pid;
+	c->hi = 0;
+	c->active = 1;
+	c->ndest = 1;
+	__atomic_add_fetch(&copies_active, 1, __ATOMIC_RELAXED);
+	shim_log("clone", fd, (long long)c->ssize, NULL);
+	return true;
+}
+
+/* Regular-file fds the program has read, best guesses first. */
+static int candidates(int fd, const void *buf, int *out)
+{
+	int n = 0;
+	int hw = __atomic_load_n(&fdtab_top, __ATOMIC_RELAXED);
+	for (int pass = 0; pass < 2 && n < MAX_CANDIDATES; pass++) {
+		for (int s = hw; s >= 0 && n < MAX_CANDIDATES; s--) {
+			if (s == fd)
+				continue;
+			uintptr_t e = fd_get(s);
+			if (!(e == FD_REG || e == FD_REG_DONE || fd_is_copy(e)))
+				continue;
+			const void *h = fd_get_hint(s);
+			if (!h || (pass == 0) != (h == buf))
+				continue;
+			out[n++] = s;
+		}
+	}
+	return n;
+}
+
+/*
+ * First write to fd (entry FD_UNKNOWN or FD_REG, claimed as FD_BUSY by the
+ * caller): decides whether it starts a copy. Returns the new entry.
+ */
+static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, size_t n, bool *accepted)
+{
+	struct dest_info d;
+	uintptr_t verdict = judge_dest(fd, off, &d);
+	if (verdict)
+		return verdict;
+	int cand[MAX_CANDIDATES];
+	int nc = candidates(fd, cnt ? iov[0].iov_base : NULL, cand);
+	if (!nc)
+		return FD_REG_DONE;
+	struct copy *c = copy_alloc();
+	if (!c)
+		return FD_REG_DONE;
+	for (int i = 0; i < nc; i++) {
+		int s = cand[i];
+		struct stat sst;
+		if (!judge_source(fd, &d, s, n, &sst))
+			continue;
+		c->ssize = sst.st_size;
+		c->winlen = 0;
+		bool refilled = false;
+		/* A cheap look at the first page before reading a whole window. */
+		if (!verify(c, s, 0, iov, cnt, n < PROBE_LEN ? n : PROBE_LEN, PROBE_LEN, &refilled))
+			continue;
+		c->winlen = 0;
+		if (!verify(c, s, 0, iov, cnt, n, 0, &refilled))
+			continue;
+		if (!do_clone(c, fd, &d, s, &sst))
+			break;
+		c->sfd = s;
+		*accepted = true;
+		return (uintptr_t)c;
+	}
+	copy_free(c);
+	return FD_REG_DONE;
+}
+
+/* Accepts n bytes written at hi: moves the file offset like the write would. */
+static ssize_t accept_write(struct copy *c, int fd, off_t off, size_t n, bool *handled)
+{
+	if (off < 0) {
+		off_t r = xlseek(fd, (off_t)n, SEEK_CUR);
+		if (r != c->hi + (off_t)n) {
+			/* The offset was not where we left it: undo, and let the
+			 * write go through at the real offset. */
+			if (r >= (off_t)n)
+				xlseek(fd, r - (off_t)n, SEEK_SET);
+			settle_locked(c, "offset moved behind our back");
+			return 0;
+		}
+	}
+	c->hi += (off_t)n;
+	*handled = true;
+	return (ssize_t)n;
+}
+
+ssize_t copy_write(int fd, uintptr_t ent, const struct iovec *iov, int cnt, off_t off, bool *handled)
+{
+	*handled = false;
+	size_t n = iov_total(iov, cnt);
+	if (n == 0)
+		return 0;
+	ERRNO_SAVE;
+	struct gate_ctx g;
+	gate_enter(&g);
+	ssize_t ret = 0;
+	enum dest_state ds;
+retry:
+	if (ent == FD_UNKNOWN || ent == FD_REG) {
+		if (!fd_cas(fd, ent, FD_BUSY)) {
+			ent = wait_not_busy(fd);
+			goto retry;
+		}
+		bool accepted = false;
+		uintptr_t v = arm_write(fd, iov, cnt, off, n, &accepted);
+		if (accepted) {
+			struct copy *c = fd_copy(v);
+			pthread_mutex_lock(&c->lock);
+			fd_put(fd, v);
+			ret = accept_write(c, fd, off, n, handled);
+			pthread_mutex_unlock(&c->lock);
+		} else {
+			fd_put(fd, v == FD_UNKNOWN ? FD_REG_DONE : v);
+		}
+	} else if (ent == FD_BUSY) {
+		ent = wait_not_busy(fd);
+		goto retry;
+	} else if (fd_is_copy(ent)) {
+		struct copy *c = lock_entry(fd, ent);
+		if (!c) {
+			ent = fd_get(fd);
+			goto retry;
+		}
+		if (!c->active || c->owner != shim_pid) {
+			/* settled: an ordinary file now */
+		} else if (fd_is_alias(ent)) {
+			settle_locked(c, "write through a second descriptor");
+		} else if ((ds = dest_check(c, fd)) == DEST_REUSED) {
+			pthread_mutex_unlock(&c->lock);
+			forget_fd(fd, ent, "descriptor reused behind our back");
+			goto out;
+		} else if (ds == DEST_CHANGED) {
+			settle_locked(c, "destination changed behind our back");
+		} else {
+			off_t pos = off >= 0 ? off : c->hi;
+			bool refilled = false;
+			if (pos != c->hi || c->hi + (off_t)n > c->ssize ||
+			    !verify(c, c->sfd, pos, iov, cnt, n, 0, &refilled) ||
+			    (refilled && !source_unchanged(c, c->sfd))) {
+				settle_locked(c, pos != c->hi ? "write elsewhere" : "data differs");
+			} else {
+				c->touched = 1;
+				ret = accept_write(c, fd, off, n, handled);
+			}
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+out:
+	gate_leave(&g);
+	ERRNO_RESTORE;
+	return ret;
+}
+
+/* ---- sendfile / copy_file_range ---- */
+
+static off_t pos_of(int fd, off_t *offp)
+{
+	return offp ? *offp : xlseek(fd, 0, SEEK_CUR);
+}
+
+/* Moves offsets as a transfer of n bytes would have. */
+static bool advance(int fd, off_t *offp, off_t n, off_t expect)
+{
+	if (offp) {
+		*offp += n;
+		return true;
+	}
+	return xlseek(fd, n, SEEK_CUR) == expect;
+}
+
+static size_t transfer_len(struct copy *c, size_t len)
+{
+	off_t left = c->ssize - c->hi;
+	size_t n = len < (size_t)SHIM_MAX_RW ? len : (size_t)SHIM_MAX_RW;
+	return (off_t)n < left ? n : (size_t)left;
+}
+
+ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, bool *handled)
+{
+	*handled = false;
+	if (len == 0)
+		return 0;
+	uintptr_t ent = wait_not_busy(out);
+	if (ent == FD_PLAIN || ent == FD_REG_DONE)
+		return 0;
+	ERRNO_SAVE;
+	struct gate_ctx g;
+	gate_enter(&g);
+	ssize_t ret = 0;
+	if (ent == FD_UNKNOWN || ent == FD_REG) {
+		if (!fd_cas(out, ent, FD_BUSY))
+			goto out;
+		struct dest_info d;
+		struct stat sst;
+		uintptr_t v = judge_dest(out, outoff ? *outoff : -1, &d);
+		if (v) {
+			fd_put(out, v);
+			goto out;
+		}
+		struct copy *c = NULL;
+		if (pos_of(in, inoff) == 0 && judge_source(out, &d, in, 0, &sst) && (c = copy_alloc()) &&
+		    do_clone(c, out, &d, in, &sst)) {
+			c->sfd = in;
+			size_t n = transfer_len(c, len);
+			pthread_mutex_lock(&c->lock);
+			fd_put(out, (uintptr_t)c);
+			if (advance(in, inoff, (off_t)n, (off_t)n) && advance(out, outoff, (off_t)n, (off_t)n)) {
+				c->hi = (off_t)n;
+				ret = (ssize_t)n;
+				*handled = true;
+			} else {
+				settle_locked(c, "offsets moved during the clone");
+			}
+			pthread_mutex_unlock(&c->lock);
+		} else {
+			if (c)
+				copy_free(c);
+			fd_put(out, FD_REG_DONE);
+		}
+	} else if (fd_is_copy(ent)) {
+		struct copy *c = lock_entry(out, ent);
+		if (!c)
+			goto out;
+		if (c->active && c->owner == shim_pid) {
+			struct stat st;
+			if (fd_is_alias(ent) || dest_check(c, out) != DEST_OK || xfstat(in, &st) != 0 ||
+			    st.st_dev != c->sdev || st.st_ino != c->sino || !source_unchanged(c, in) ||
+			    pos_of(in, inoff) != c->hi || (outoff && *outoff != c->hi)) {
+				settle_locked(c, "transfer differs");
+			} else {
+				size_t n = transfer_len(c, len);
+				off_t h = c->hi;
+				if (n == 0) {
+					*handled = true;  /* at EOF: 0, nothing moves */
+				} else if (advance(in, inoff, (off_t)n, h + (off_t)n) &&
+					   advance(out, outoff, (off_t)n, h + (off_t)n)) {
+					c->hi += (off_t)n;
+					c->touched = 1;
+					ret = (ssize_t)n;
+					*handled = true;
+				} else {
+					settle_locked(c, "offsets moved behind our back");
+				}
+			}
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+out:
+	gate_leave(&g);
+	ERRNO_RESTORE;
+	return ret;
+}
+
+/* ---- reads, seeks, stats of a destination ---- */
+
+static void note_source(int fd, uintptr_t ent, const void *buf)
+{
+	if (ent == FD_UNKNOWN) {
+		struct stat st;
+		if (xfstat(fd, &st) != 0)
+			return;
+		if (!S_ISREG(st.st_mode)) {
+			fd_cas(fd, FD_UNKNOWN, FD_PLAIN);
+			return;
+		}
+		if (!fd_cas(fd, FD_UNKNOWN, FD_REG) && fd_get(fd) != FD_REG)
+			return;
+	}
+	fd_hint(fd, buf);
+}
+
+size_t copy_read_limit(int fd, uintptr_t ent, size_t n, off_t off, const void *buf)
+{
+	ERRNO_SAVE;
+	if (!fd_is_copy(ent)) {
+		note_source(fd, ent, buf);
+		ERRNO_RESTORE;
+		return n;
+	}
+	fd_hint(fd, buf);
+	struct gate_ctx g;
+	gate_enter(&g);
+	struct copy *c = lock_entry(fd, ent);
+	if (c) {
+		if (c->active && c->owner == shim_pid) {
+			off_t pos = off >= 0 ? off : xlseek(fd, 0, SEEK_CUR);
+			if (pos >= c->hi)
+				n = 0;
+			else if ((off_t)n > c->hi - pos)
+				n = (size_t)(c->hi - pos);
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	gate_leave(&g);
+	ERRNO_RESTORE;
+	return n;
+}
+
+off_t copy_lseek(int fd, uintptr_t ent, off_t off, int whence, bool *handled)
+{
+	*handled = false;
+	if (!fd_is_copy(ent) || whence == SEEK_SET || whence == SEEK_CUR)
+		return 0;
+	ERRNO_SAVE;
+	struct gate_ctx g;
+	gate_enter(&g);
+	off_t ret = 0;
+	int err = 0;
+	struct copy *c = lock_entry(fd, ent);
+	if (c) {
+		if (c->active && c->owner == shim_pid) {
+			*handled = true;
+			/* [0, hi) is dense (the source had no holes), EOF is at hi. */
+			if (whence == SEEK_END) {
+				if (off > 0 && c->hi > INT64_MAX - off)
+					err = EOVERFLOW;
+				else if (c->hi + off < 0)
+					err = EINVAL;
+				else
+					ret = xlseek(fd, c->hi + off, SEEK_SET);
+			} else if (whence == SEEK_DATA || whence == SEEK_HOLE) {
+				if (off < 0 || off >= c->hi)
+					err = ENXIO;
+				else
+					ret = xlseek(fd, whence == SEEK_DATA ? off : c->hi, SEEK_SET);
+			} else {
+				*handled = false;
+			}
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	gate_leave(&g);
+	ERRNO_RESTORE;
+	if (err) {
+		errno = err;
+		ret = -1;
+	}
+	return ret;
+}
+
+static bool written_size(int fd, dev_t dev, ino_t ino, off_t *hi)
+{
+	bool found = false;
+	struct gate_ctx g;
+	gate_enter(&g);
+	if (fd >= 0) {
+		uintptr_t ent = fd_get(fd);
+		if (fd_is_copy(ent)) {
+			struct copy *c = lock_entry(fd, ent);
+			if (c) {
+				if (c->active && c->owner == shim_pid && c->ddev == dev && c->dino == ino) {
+					*hi = c->hi;
+					found = true;
+				}
+				pthread_mutex_unlock(&c->lock);
+			}
+		}
+	}
+	if (!found && __atomic_load_n(&copies_active, __ATOMIC_RELAXED)) {
+		FOR_EACH_COPY(c) {
+			if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
+				continue;
+			pthread_mutex_lock(&c->lock);
+			if (c->active && c->owner == shim_pid && c->ddev == dev && c->dino == ino) {
+				*hi = c->hi;
+				found = true;
+			}
+			pthread_mutex_unlock(&c->lock);
+			if (found)
+				break;
+		}
+	}
+	gate_leave(&g);
+	return found;
+}
+
+void copy_fix_stat(int fd, struct stat *st)
+{
+	ERRNO_SAVE;
+	off_t hi;
+	if (S_ISREG(st->st_mode) && written_size(fd, st->st_dev, st->st_ino, &hi) && st->st_size > hi) {
+		st->st_size = hi;
+		blkcnt_t b = (hi + 511) / 512;
+		if (st->st_blocks > b)
+			st->st_blocks = b;
+	}
+	ERRNO_RESTORE;
+}
+
+void copy_fix_statx(int fd, struct statx *stx)
+{
+	ERRNO_SAVE;
+	off_t hi;
+	dev_t dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
+	if ((stx->stx_mask & STATX_INO) && S_ISREG(stx->stx_mode) &&
+	    written_size(fd, dev, stx->stx_ino, &hi) && (off_t)stx->stx_size > hi) {
+		stx->stx_size = (__u64)hi;
+		__u64 b = ((__u64)hi + 511) / 512;
+		if (stx->stx_blocks > b)
+			stx->stx_blocks = b;
+	}
+	ERRNO_RESTORE;
+}
+
+/* ---- settle triggers ---- */
+
+void copy_settle_fd(int fd, const char *why)
+{
+	uintptr_t ent = fd_get(fd);
+	if (!fd_is_copy(ent))
+		return;
+	ERRNO_SAVE;
+	struct gate_ctx g;
+	gate_enter(&g);
+	struct copy *c = lock_entry(fd, ent);
+	if (c) {
+		settle_locked(c, why);
+		pthread_mutex_unlock(&c->lock);
+	}
+	gate_leave(&g);
+	ERRNO_RESTORE;
+}
+
+void copy_settle_path(int dirfd, const char *path, int flags, const char *why)
+{
+	if (!__atomic_load_n(&copies_active, __ATOMIC_RELAXED) || !path)
+		return;
+	ERRNO_SAVE;
+	struct stat st;
+	if (real.fstatat(dirfd, path, &st, flags & (AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) == 0) {
+		struct gate_ctx g;
+		gate_enter(&g);
+		FOR_EACH_COPY(c) {
+			if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
+				continue;
+			pthread_mutex_lock(&c->lock);
+			if (c->active && c->ddev == st.st_dev && c->dino == st.st_ino)
+				settle_locked(c, why);
+			pthread_mutex_unlock(&c->lock);
+		}
+		gate_leave(&g);
+	}
+	ERRNO_RESTORE;
+}
+
+void copy_settle_all(const char *why)
+{
+	if (!__atomic_load_n(&copies_active, __ATOMIC_RELAXED) || (int)syscall(SYS_getpid) != shim_pid)
+		return;
+	FOR_EACH_COPY(c) {
+		if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
+			continue;
+		pthread_mutex_lock(&c->lock);
+		settle_locked(c, why);
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
+void copy_after_fork_child(void)
+{
+	FOR_EACH_COPY(c) {
+		pthread_mutex_init(&c->lock, NULL);
+		/* The parent's private fds are not ours to keep open. */
+		close_privates_locked(c);
+	}
+	pool_lock = 0;
+}
+
+/* ---- fd lifecycle ---- */
+
+/* The program is about to lose fd `fd`: forget it, and keep S readable if a
+ * copy verifies against it. */
+static void drop_fd(int fd, const char *why)
+{
+	uintptr_t ent = wait_not_busy(fd);
+	if (fd_is_copy(ent))
+		forget_fd(fd, ent, why);
+	else if (ent != FD_UNKNOWN)
+		fd_cas(fd, ent, FD_UNKNOWN);
+	fd_hint(fd, NULL);
+	if (!__atomic_load_n(&copies_active, __ATOMIC_RELAXED))
+		return;
+	FOR_EACH_COPY(c) {
+		if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
+			continue;
+		pthread_mutex_lock(&c->lock);
+		if (c->active && c->sfd == fd && !c->spriv) {
+			c->sfd = dup_private(fd);
+			c->spriv = c->sfd >= 0;
+			if (c->sfd < 0)
+				settle_locked(c, "source closed");
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
+void copy_fd_closing(int fd)
+{
+	if ((unsigned)fd >= fdtab_size)
+		return;
+	uintptr_t ent = fd_get(fd);
+	if (ent == FD_UNKNOWN && !__atomic_load_n(&copies_active, __ATOMIC_RELAXED)) {
+		fd_hint(fd, NULL);
+		return;
+	}
+	ERRNO_SAVE;
+	struct gate_ctx g;
+	gate_enter(&g);
+	drop_fd(fd, "close");
+	gate_leave(&g);
+	ERRNO_RESTORE;
+}
+
+void copy_fd_opened(int fd, int flags)
+{
+	if ((unsigned)fd >= fdtab_size)
+		return;
+	uintptr_t ent = fd_get(fd);
+	bool active = __atomic_load_n(&copies_active, __ATOMIC_RELAXED);
+	if (!fd_is_copy(ent) && !active) {
+		fd_put(fd, FD_UNKNOWN);
+		fd_hint(fd, NULL);
+		return;
+	}
+	ERRNO_SAVE;
+	struct gate_ctx g;
+	gate_enter(&g);
+	/* In a vfork child (which shares our memory) leave the parent's table be. */
+	if ((int)syscall(SYS_getpid) == shim_pid) {
+		if (fd_is_copy(ent))
+			forget_fd(fd, ent, "descriptor reused behind our back");
+		fd_put(fd, FD_UNKNOWN);
+		fd_hint(fd, NULL);
+		struct stat st;
+		if (active && xfstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+			FOR_EACH_COPY(c) {
+				if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
+					continue;
+				pthread_mutex_lock(&c->lock);
+				if (c->active && c->ddev == st.st_dev && c->dino == st.st_ino) {
+					if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
+						settle_locked(c, "opened again for writing");
+					} else {
+						c->nalias++;
+						fd_put(fd, (uintptr_t)c | FD_ALIAS_TAG);
+					}
+				}
+				pthread_mutex_unlock(&c->lock);
+			}
+		}
+	}
+	gate_leave(&g);
+	ERRNO_RESTORE;
+}
+
+void copy_fd_duped(int oldfd, int newfd)
+{
+	if ((unsigned)newfd >= fdtab_size || oldfd == newfd)
+		return;
+	ERRNO_SAVE;
+	struct gate_ctx g;
+	gate_enter(&g);
+	if ((int)syscall(SYS_getpid) == shim_pid || !__atomic_load_n(&copies_active, __ATOMIC_RELAXED)) {
+		drop_fd(newfd, "replaced by dup");
+		uintptr_t ent = wait_not_busy(oldfd);
+		if (fd_is_copy(ent)) {
+			struct copy *c = lock_entry(oldfd, ent);
+			if (c) {
+				if (fd_is_alias(ent))
+					c->nalias++;
+				else
+					c->ndest++;
+				fd_put(newfd, ent);
+				pthread_mutex_unlock(&c->lock);
+			}
+		} else if (ent == FD_PLAIN || ent == FD_REG || ent == FD_REG_DONE) {
+			fd_put(newfd, ent);
+			fd_hint(newfd, fd_get_hint(oldfd));
+		}
+	}
+	gate_leave(&g);
+	ERRNO_RESTORE;
+}
+
+/* ---- our private fds ---- */
+
+static bool is_private_locked(struct copy *c, int fd)
+{
+	return fd >= 0 && (c->dpriv == fd || (c->spriv && c->sfd == fd));
+}
+
+bool copy_fd_is_private(int fd)
+{
+	if (fd < priv_fd_base || !__atomic_load_n(&privs_open, __ATOMIC_RELAXED))
+		return false;
+	bool found = false;
+	struct gate_ctx g;
+	gate_enter(&g);
+	FOR_EACH_COPY(c) {
+		pthread_mutex_lock(&c->lock);
+		found = is_private_locked(c, fd);
+		pthread_mutex_unlock(&c->lock);
+		if (found)
+			break;
+	}
+	gate_leave(&g);
+	return found;
+}
+
+void copy_fd_make_room(int fd)
+{
+	if (fd < priv_fd_base || !__atomic_load_n(&privs_open, __ATOMIC_RELAXED))
+		return;
+	ERRNO_SAVE;
+	struct gate_ctx g;
+	gate_enter(&g);
+	FOR_EACH_COPY(c) {
+		pthread_mutex_lock(&c->lock);
+		if (is_private_locked(c, fd)) {
+			int moved = real.fcntl(fd, F_DUPFD_CLOEXEC, fd + 1);
+			if (moved >= 0) {
+				if (c->dpriv == fd)
+					c->dpriv = moved;
+				else
+					c->sfd = moved;
+				real.close(fd);
+			} else {
+				settle_locked(c, "private fd wanted by the program");
+				close_privates_locked(c);
+			}
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	gate_leave(&g);
+	ERRNO_RESTORE;
+}
+
+void copy_fds_closing_range(unsigned first, unsigned last)
+{
+	int top = __atomic_load_n(&fdtab_top, __ATOMIC_RELAXED);
+	ERRNO_SAVE;
+	for (unsigned fd = first; fd <= last && (int)fd <= top && fd < fdtab_size; fd++)
+		if (fd_get((int)fd) != FD_UNKNOWN || fd_get_hint((int)fd))
+			copy_fd_closing((int)fd);
+	if (__atomic_load_n(&privs_open, __ATOMIC_RELAXED)) {
+		struct gate_ctx g;
+		gate_enter(&g);
+		FOR_EACH_COPY(c) {
+			pthread_mutex_lock(&c->lock);
+			if ((c->dpriv >= 0 && (unsigned)c->dpriv >= first && (unsigned)c->dpriv <= last) ||
+			    (c->spriv && (unsigned)c->sfd >= first && (unsigned)c->sfd <= last)) {
+				settle_locked(c, "private fd in a closed range");
+				close_privates_locked(c);
+			}
+			pthread_mutex_unlock(&c->lock);
+		}
+		gate_leave(&g);
+	}
+	ERRNO_RESTORE;
+}
+
+void copy_fd_truncated(int fd, off_t len)
+{
+	if (len == 0)
+		fd_cas(fd, FD_REG_DONE, FD_REG);
+}

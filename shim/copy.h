@@ -1,0 +1,78 @@
+/*
+ * copy.h — copy detection: turning "this program is copying S into D" into
+ * one FICLONE, and keeping everything the program observes unchanged.
+ *
+ * The wrappers call these only for fds whose fdtab entry is not FD_PLAIN or
+ * FD_REG_DONE; each function either handles the call completely (sets
+ * *handled and returns the call's result, errno as the real call would
+ * leave it) or returns with *handled false, after which the wrapper makes
+ * the real call. See docs/DESIGN.md for the state machine.
+ */
+#ifndef SHIM_COPY_H
+#define SHIM_COPY_H
+
+#define _GNU_SOURCE
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* Number of copies whose destination may hold more than was written. */
+extern int copies_active;
+
+/*
+ * A write of iov to fd: at `off`, or at the file position when off < 0.
+ * May arm a new copy (clone S into D) or accept the write into an armed one.
+ */
+ssize_t copy_write(int fd, uintptr_t ent, const struct iovec *iov, int cnt, off_t off, bool *handled);
+
+/*
+ * A read of n bytes from fd (at `off`, or the file position when off < 0)
+ * into buf. Classifies the fd, remembers buf as a source hint, and for an
+ * fd on an armed destination returns how many bytes the read may return
+ * (reads must stop at what the program has written). Returns n when the
+ * read is unrestricted.
+ */
+size_t copy_read_limit(int fd, uintptr_t ent, size_t n, off_t off, const void *buf);
+
+/*
+ * sendfile (outoff == NULL, use_out_pos) or copy_file_range from `in` to
+ * `out`: arms a copy on the first call and accepts the following chunks
+ * without touching the data.
+ */
+ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, bool *handled);
+
+/* lseek on an fd of an armed copy: SEEK_END/SEEK_DATA/SEEK_HOLE see the
+ * written size, not the cloned one. */
+off_t copy_lseek(int fd, uintptr_t ent, off_t off, int whence, bool *handled);
+
+/* Fixes st_size/st_blocks reported for fd (fd >= 0) or for any file that is
+ * the destination of an armed copy (matched by st_dev/st_ino). */
+void copy_fix_stat(int fd, struct stat *st);
+void copy_fix_statx(int fd, struct statx *stx);
+
+/* Settles the copy fd belongs to (before an operation we do not emulate). */
+void copy_settle_fd(int fd, const char *why);
+/* Settles any armed copy whose destination is the file at (dirfd, path). */
+void copy_settle_path(int dirfd, const char *path, int flags, const char *why);
+
+/* fd lifecycle, called around the real calls. */
+void copy_fd_opened(int fd, int flags);  /* after open/openat/creat returned fd */
+void copy_fd_closing(int fd);            /* before close(fd) */
+void copy_fd_duped(int oldfd, int newfd);  /* after dup/dup2/dup3/F_DUPFD made newfd */
+void copy_fd_truncated(int fd, off_t len); /* after a successful ftruncate */
+/* Private fds (ours, not the program's): */
+bool copy_fd_is_private(int fd);          /* close(fd) must answer EBADF */
+void copy_fd_make_room(int fd);           /* before dup2/dup3 onto fd */
+void copy_fds_closing_range(unsigned first, unsigned last); /* close_range, closefrom */
+
+/* Settles every copy this process owns (exec, exit, fork). */
+void copy_settle_all(const char *why);
+/* In a fork child: forget locks and private fds inherited from the parent. */
+void copy_after_fork_child(void);
+
+/* Private fds are never handed out to the program: the lowest one we use. */
+extern int priv_fd_base;
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * fdtab.c — allocation of the per-fd table.
+ *
+ * Sized by the hard RLIMIT_NOFILE (capped), mapped MAP_NORESERVE so that
+ * untouched pages cost nothing. An fd beyond the table is simply treated as
+ * FD_PLAIN: we lose a clone, never correctness.
+ */
+#include "fdtab.h"
+
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+#include "shim.h"
+
+uintptr_t *fdtab;
+const void **fdhint;
+unsigned fdtab_size;
+int fdtab_top = -1;
+
+#define FDTAB_MAX (1u << 20)
+
+void fdtab_init(void)
+{
+	struct rlimit rl;
+	unsigned n = 65536;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max > n)
+		n = rl.rlim_max > FDTAB_MAX ? FDTAB_MAX : (unsigned)rl.rlim_max;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max == RLIM_INFINITY)
+		n = FDTAB_MAX;
+	size_t bytes = (size_t)n * sizeof(uintptr_t);
+	void *t = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (t == MAP_FAILED)
+		return;
+	fdtab = t;
+	fdhint = (const void **)((char *)t + bytes);
+	__atomic_store_n(&fdtab_size, n, __ATOMIC_RELEASE);
+}

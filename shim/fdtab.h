@@ -1,0 +1,90 @@
+/*
+ * fdtab.h — what the library knows about each file descriptor.
+ *
+ * One word per fd, read on every intercepted call, so the common case (an
+ * fd that is not part of a copy) costs one relaxed load and a compare.
+ * Values below FD_PTR_MIN are states; anything else is a pointer to the
+ * struct copy the fd writes (FD_DEST) or merely reads (tagged FD_ALIAS).
+ *
+ * Entries can go stale: glibc's stdio, closefrom(), posix_spawn and raw
+ * system calls close fds without passing through our wrappers. Nothing
+ * destructive is ever done on the strength of an entry alone: the copy
+ * module re-checks (st_dev, st_ino) before acting.
+ */
+#ifndef SHIM_FDTAB_H
+#define SHIM_FDTAB_H
+
+#include <stdint.h>
+
+enum {
+	FD_UNKNOWN = 0,  /* never looked at (or reset by open/close/dup) */
+	FD_PLAIN = 1,    /* not a regular file: pass everything through */
+	FD_REG = 2,      /* regular file; its first write is still to be judged */
+	FD_REG_DONE = 3, /* regular file whose first write was judged: not a copy */
+	FD_BUSY = 4,     /* a thread is judging this fd's first write */
+	FD_PTR_MIN = 4096,
+};
+#define FD_ALIAS_TAG ((uintptr_t)1)
+
+struct copy;
+
+extern uintptr_t *fdtab;           /* fd -> state or tagged struct copy * */
+extern const void **fdhint;        /* fd -> buffer of its last read (source hint) */
+extern unsigned fdtab_size;        /* 0 while disabled: every fd is FD_PLAIN */
+extern int fdtab_top;              /* no fd above this has ever had an entry */
+
+/* Allocates the table (lazily faulted anonymous memory). */
+void fdtab_init(void);
+
+static inline uintptr_t fd_get(int fd)
+{
+	if ((unsigned)fd >= __atomic_load_n(&fdtab_size, __ATOMIC_RELAXED))
+		return FD_PLAIN;
+	return __atomic_load_n(&fdtab[fd], __ATOMIC_ACQUIRE);
+}
+
+/* Raises fdtab_top to fd (entries above it are known to be zero). */
+static inline void fd_note_top(int fd)
+{
+	int top = __atomic_load_n(&fdtab_top, __ATOMIC_RELAXED);
+	while (fd > top && !__atomic_compare_exchange_n(&fdtab_top, &top, fd, 0, __ATOMIC_RELAXED,
+							__ATOMIC_RELAXED))
+		;
+}
+
+static inline void fd_put(int fd, uintptr_t v)
+{
+	if ((unsigned)fd < fdtab_size) {
+		if (v)
+			fd_note_top(fd);
+		__atomic_store_n(&fdtab[fd], v, __ATOMIC_RELEASE);
+	}
+}
+
+static inline int fd_cas(int fd, uintptr_t old, uintptr_t v)
+{
+	if ((unsigned)fd >= fdtab_size)
+		return 0;
+	if (v)
+		fd_note_top(fd);
+	return __atomic_compare_exchange_n(&fdtab[fd], &old, v, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+static inline int fd_is_copy(uintptr_t e) { return e >= FD_PTR_MIN; }
+static inline struct copy *fd_copy(uintptr_t e) { return (struct copy *)(e & ~FD_ALIAS_TAG); }
+static inline int fd_is_alias(uintptr_t e) { return e >= FD_PTR_MIN && (e & FD_ALIAS_TAG); }
+
+static inline void fd_hint(int fd, const void *buf)
+{
+	if ((unsigned)fd < fdtab_size)
+		__atomic_store_n(&fdhint[fd], buf, __ATOMIC_RELAXED);
+}
+
+static inline const void *fd_get_hint(int fd)
+{
+	if ((unsigned)fd >= fdtab_size)
+		return 0;
+	return __atomic_load_n(&fdhint[fd], __ATOMIC_RELAXED);
+}
+
+#endif

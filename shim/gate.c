@@ -1,0 +1,82 @@
+/*
+ * gate.c — signal/cancel-safe critical sections and the fork handshake.
+ */
+#define _GNU_SOURCE
+#include "gate.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "copy.h"
+#include "shim.h"
+
+static int forking;  /* set by the fork prepare handler */
+static int inside;   /* threads between gate_enter and gate_leave */
+int shim_pid;
+
+void gate_enter(struct gate_ctx *g)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &g->mask);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &g->cancel);
+	for (;;) {
+		while (__atomic_load_n(&forking, __ATOMIC_SEQ_CST))
+			sched_yield();
+		__atomic_add_fetch(&inside, 1, __ATOMIC_SEQ_CST);
+		if (!__atomic_load_n(&forking, __ATOMIC_SEQ_CST))
+			break;
+		__atomic_sub_fetch(&inside, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+void gate_leave(struct gate_ctx *g)
+{
+	__atomic_sub_fetch(&inside, 1, __ATOMIC_SEQ_CST);
+	pthread_setcancelstate(g->cancel, NULL);
+	pthread_sigmask(SIG_SETMASK, &g->mask, NULL);
+}
+
+/* Signals stay blocked from prepare to parent/child: a handler that wrote to
+ * a copy while the gate is closed would wait for it forever. */
+static __thread sigset_t fork_mask;
+
+static void prepare(void)
+{
+	int saved = errno;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &fork_mask);
+	__atomic_store_n(&forking, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&inside, __ATOMIC_SEQ_CST))
+		sched_yield();
+	/*
+	 * A child shares the destination's file offset and may write to it;
+	 * only a settled copy (real size == what was written) is safe to share.
+	 */
+	copy_settle_all("fork");
+	errno = saved;
+}
+
+static void parent(void)
+{
+	__atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
+	pthread_sigmask(SIG_SETMASK, &fork_mask, NULL);
+}
+
+static void child(void)
+{
+	shim_pid = (int)syscall(SYS_getpid);
+	__atomic_store_n(&inside, 0, __ATOMIC_SEQ_CST);
+	copy_after_fork_child();
+	__atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
+	pthread_sigmask(SIG_SETMASK, &fork_mask, NULL);
+}
+
+void gate_init(void)
+{
+	shim_pid = (int)syscall(SYS_getpid);
+	pthread_atfork(prepare, parent, child);
+}

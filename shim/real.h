@@ -1,0 +1,45 @@
+/*
+ * real.h — the next (real) definitions of every interposed symbol.
+ *
+ * `real.read(...)` calls libc's read, never our wrapper. Pointers are
+ * resolved once by real_init(); a wrapper reached before that (another
+ * library's constructor, or dlsym itself calling back into us) calls
+ * real_init() first. A pointer that could not be resolved (a libc without
+ * that symbol, e.g. musl without closefrom) stays NULL and its wrapper
+ * falls back to the raw system call or to ENOSYS, as the libc would.
+ */
+#ifndef SHIM_REAL_H
+#define SHIM_REAL_H
+
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+struct statx;
+
+struct real_fns {
+#define SYM(name, ret, params) ret(*name) params;
+#define ALIAS(name, target)
+#define OWN(name)
+#include "symbols.def"
+#undef SYM
+#undef ALIAS
+#undef OWN
+};
+
+extern struct real_fns real;
+
+/* Resolves every pointer in `real`. Idempotent and thread-safe. */
+void real_init(void);
+
+/* true once real_init() has completed. */
+extern int real_ready;
+
+#define REAL_READY() __atomic_load_n(&real_ready, __ATOMIC_ACQUIRE)
+
+#endif

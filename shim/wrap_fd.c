@@ -1,0 +1,168 @@
+/*
+ * wrap_fd.c — interposed calls that create, duplicate and close fds.
+ *
+ * They keep the fd table honest: a new fd starts FD_UNKNOWN, a dup shares
+ * its original's entry, a closed fd forgets its copy (settling it when the
+ * last fd writing the destination goes).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "copy.h"
+#include "fdtab.h"
+#include "init.h"
+#include "real.h"
+#include "shim.h"
+
+static inline bool needs_mode(int flags)
+{
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+static int opened(int fd, int flags)
+{
+	if (fd >= 0)
+		copy_fd_opened(fd, flags);
+	return fd;
+}
+
+SHIM_EXPORT int open(const char *path, int flags, ...)
+{
+	ENSURE_INIT();
+	mode_t mode = 0;
+	if (needs_mode(flags)) {
+		va_list ap;
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	if (unlikely(!real.open))
+		return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+	return opened(real.open(path, flags, mode), flags);
+}
+
+SHIM_EXPORT int __open_2(const char *path, int flags)
+{
+	ENSURE_INIT();
+	return opened(real.__open_2(path, flags), flags);
+}
+
+SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	ENSURE_INIT();
+	mode_t mode = 0;
+	if (needs_mode(flags)) {
+		va_list ap;
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	if (unlikely(!real.openat))
+		return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+	return opened(real.openat(dirfd, path, flags, mode), flags);
+}
+
+SHIM_EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+	ENSURE_INIT();
+	return opened(real.__openat_2(dirfd, path, flags), flags);
+}
+
+SHIM_EXPORT int creat(const char *path, mode_t mode)
+{
+	ENSURE_INIT();
+	return opened(real.creat(path, mode), O_WRONLY | O_CREAT | O_TRUNC);
+}
+
+SHIM_EXPORT int close(int fd)
+{
+	ENSURE_INIT();
+	if (unlikely(!real.close))
+		return (int)syscall(SYS_close, fd);
+	if (copy_fd_is_private(fd)) {
+		errno = EBADF;  /* not the program's: as if it were not open */
+		return -1;
+	}
+	copy_fd_closing(fd);
+	return real.close(fd);
+}
+
+SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	ENSURE_INIT();
+	if (!(flags & CLOSE_RANGE_CLOEXEC))
+		copy_fds_closing_range(first, last);
+	if (!real.close_range)
+		return (int)syscall(SYS_close_range, first, last, flags);
+	return real.close_range(first, last, flags);
+}
+
+SHIM_EXPORT void closefrom(int lowfd)
+{
+	ENSURE_INIT();
+	copy_fds_closing_range(lowfd < 0 ? 0 : (unsigned)lowfd, ~0u);
+	if (real.closefrom)
+		real.closefrom(lowfd);
+	else
+		syscall(SYS_close_range, lowfd < 0 ? 0 : lowfd, ~0u, 0);
+}
+
+SHIM_EXPORT int dup(int fd)
+{
+	ENSURE_INIT();
+	int r = real.dup(fd);
+	if (r >= 0)
+		copy_fd_duped(fd, r);
+	return r;
+}
+
+SHIM_EXPORT int dup2(int fd, int fd2)
+{
+	ENSURE_INIT();
+	if (fd != fd2)
+		copy_fd_make_room(fd2);
+	int r = real.dup2(fd, fd2);
+	if (r >= 0)
+		copy_fd_duped(fd, r);
+	return r;
+}
+
+SHIM_EXPORT int dup3(int fd, int fd2, int flags)
+{
+	ENSURE_INIT();
+	if (fd != fd2)
+		copy_fd_make_room(fd2);
+	int r = real.dup3(fd, fd2, flags);
+	if (r >= 0)
+		copy_fd_duped(fd, r);
+	return r;
+}
+
+SHIM_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	ENSURE_INIT();
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	if (unlikely(!real.fcntl))
+		return (int)syscall(SYS_fcntl, fd, cmd, arg);
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC: {
+		int r = real.fcntl(fd, cmd, arg);
+		if (r >= 0)
+			copy_fd_duped(fd, r);
+		return r;
+	}
+	case F_SETFL:  /* O_APPEND would write at the clone's end, not at hi */
+		copy_settle_fd(fd, "fcntl(F_SETFL)");
+		break;
+	default:
+		break;
+	}
+	return real.fcntl(fd, cmd, arg);
+}

@@ -1,0 +1,136 @@
+/*
+ * wrap_proc.c — interposed calls that end this process image.
+ *
+ * exec and the exits that skip destructors would leave a destination with
+ * the whole clone in it; settle every copy first, so the file holds exactly
+ * what was written. (exit() and return from main reach our destructor;
+ * fork is handled by the atfork handlers in gate.c.)
+ */
+#define _GNU_SOURCE
+#include <alloca.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "copy.h"
+#include "init.h"
+#include "real.h"
+#include "shim.h"
+
+static void before_exec(void)
+{
+	ENSURE_INIT();
+	ERRNO_SAVE;
+	copy_settle_all("exec");
+	ERRNO_RESTORE;
+}
+
+SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return real.execve(path, argv, envp);
+}
+
+SHIM_EXPORT int execv(const char *path, char *const argv[])
+{
+	before_exec();
+	return real.execv(path, argv);
+}
+
+SHIM_EXPORT int execvp(const char *file, char *const argv[])
+{
+	before_exec();
+	return real.execvp(file, argv);
+}
+
+SHIM_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return real.execvpe(file, argv, envp);
+}
+
+SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return real.fexecve(fd, argv, envp);
+}
+
+/* execl*: gather the variadic arguments into an argv on the stack. */
+#define GATHER_ARGV(arg0, last, argv)                         \
+	do {                                                  \
+		va_list ap_;                                  \
+		size_t n_ = 1;                                \
+		va_start(ap_, last);                          \
+		while (va_arg(ap_, char *))                   \
+			n_++;                                 \
+		va_end(ap_);                                  \
+		argv = alloca((n_ + 1) * sizeof(char *));     \
+		argv[0] = (char *)(arg0);                     \
+		va_start(ap_, last);                          \
+		for (size_t i_ = 1; i_ <= n_; i_++)           \
+			argv[i_] = va_arg(ap_, char *);       \
+		va_end(ap_);                                  \
+	} while (0)
+
+SHIM_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	char **argv;
+	GATHER_ARGV(arg, arg, argv);
+	before_exec();
+	return real.execv(path, argv);
+}
+
+SHIM_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	char **argv;
+	GATHER_ARGV(arg, arg, argv);
+	before_exec();
+	return real.execvp(file, argv);
+}
+
+SHIM_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	char **argv;
+	GATHER_ARGV(arg, arg, argv);
+	/* The environment follows the terminating NULL. */
+	size_t n = 0;
+	while (argv[n])
+		n++;
+	va_list ap;
+	va_start(ap, arg);
+	for (size_t i = 0; i < n; i++)
+		(void)va_arg(ap, char *);
+	char *const *envp = va_arg(ap, char *const *);
+	va_end(ap);
+	before_exec();
+	return real.execve(path, argv, envp);
+}
+
+SHIM_EXPORT void _exit(int status)
+{
+	ENSURE_INIT();
+	copy_settle_all("_exit");
+	if (real._exit)
+		real._exit(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
+}
+
+SHIM_EXPORT void _Exit(int status)
+{
+	ENSURE_INIT();
+	copy_settle_all("_Exit");
+	if (real._Exit)
+		real._Exit(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
+}
+
+SHIM_EXPORT void quick_exit(int status)
+{
+	ENSURE_INIT();
+	copy_settle_all("quick_exit");
+	real.quick_exit(status);
+	__builtin_unreachable();
+}
