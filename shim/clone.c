@@ -140,6 +140,9 @@ bool clone_source_dense(int sfd, off_t size, long *extents)
 		u.fm.fm_start = (__u64)pos;
 		u.fm.fm_length = (__u64)(size - pos);
 		u.fm.fm_extent_count = FIEMAP_BATCH;
+		/* Flush first: XFS shows extents under writeback as unwritten. The
+		 * clone would flush the source anyway. */
+		u.fm.fm_flags = FIEMAP_FLAG_SYNC;
 		if (raw_ioctl(sfd, FS_IOC_FIEMAP, &u.fm) != 0 || u.fm.fm_mapped_extents == 0) {
 			ok = false;
 			break;

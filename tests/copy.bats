@@ -1,0 +1,92 @@
+#!/usr/bin/env bats
+# What must clone: every way a program moves a whole file's bytes becomes
+# exactly one clone ioctl, identical bytes, shared extents (issue: core).
+
+load helpers
+
+SZ=$((5 * 1024 * 1024 + 1234))   # unaligned tail on purpose
+
+# clones_whole FS OP...: a complete copy by OP... clones once and shares all.
+clones_whole() {
+	local fs=$1; shift
+	local d; d=$(testdir "$fs")
+	mksrc "$d/src" $SZ
+	differential "$d" "$d/src" open=w "$@" close
+	[ "$clones" -eq 1 ] || { echo "$fs $*: $clones clone ioctls, want 1"; return 1; }
+	local shared; shared=$(shared_bytes "$d/shim")
+	[ "$shared" -eq $SZ ] || { echo "$fs $*: $shared of $SZ bytes shared"; return 1; }
+}
+
+@test "read/write loops of every chunk size clone once" {
+	for fs in $(clone_filesystems); do
+		for chunk in 512 4k 8k 64k 128k 1m 2m 16m; do
+			clones_whole "$fs" copy=$chunk
+		done
+	done
+}
+
+@test "one read of the whole file and one write clone once" {
+	for fs in $(clone_filesystems); do
+		clones_whole "$fs" whole
+	done
+}
+
+@test "pread/pwrite, readv/writev, preadv/pwritev clone once" {
+	for fs in $(clone_filesystems); do
+		clones_whole "$fs" pcopy=64k
+		clones_whole "$fs" vcopy=128k
+		clones_whole "$fs" pvcopy=8k
+	done
+}
+
+@test "reads and writes on different threads clone once" {
+	for fs in $(clone_filesystems); do
+		clones_whole "$fs" threads=64k
+	done
+}
+
+@test "sendfile with and without an offset, in chunks or whole, clones once" {
+	for fs in $(clone_filesystems); do
+		clones_whole "$fs" sendfile=16m         # busybox cp
+		clones_whole "$fs" sendfile=1m          # chunks
+		clones_whole "$fs" sendfileoff=8m       # Python shutil: count >= size
+		clones_whole "$fs" sendfile=0x7ffff000  # Java Files.copy
+	done
+}
+
+@test "copy_file_range loops are coalesced into one clone" {
+	for fs in $(clone_filesystems); do
+		clones_whole "$fs" cfr=128k
+		clones_whole "$fs" cfroff=1m
+		clones_whole "$fs" cfr=0x7fffffffc0000000   # cat
+	done
+}
+
+@test "after a sendfile copy, later calls return 0 and offsets stay right" {
+	for fs in $(clone_filesystems); do
+		local d; d=$(testdir "$fs")
+		mksrc "$d/src" $SZ
+		differential "$d" "$d/src" open=rw sendfile=16m sendfile=16m lseek=0:cur lseek=0:end fstat close
+		[[ "$out" == *"sendfile=16m -> bytes=0 calls=1 spos=$SZ dpos=$SZ"* ]]
+	done
+}
+
+@test "a source that is not read from offset 0 onwards is not a copy" {
+	for fs in $(clone_filesystems); do
+		local d; d=$(testdir "$fs")
+		mksrc "$d/src" $SZ
+		differential "$d" "$d/src" open=w srcseek=4096 copy=64k close
+		[ "$clones" -eq 0 ]
+	done
+}
+
+@test "small sources are copied, not cloned (REFLINK_SHIM_MIN_SIZE)" {
+	for fs in $(clone_filesystems); do
+		local d; d=$(testdir "$fs")
+		mksrc "$d/src" 1000
+		differential "$d" "$d/src" open=w copy=4k close
+		[ "$clones" -eq 0 ]
+		REFLINK_SHIM_MIN_SIZE=0 differential "$d" "$d/src" open=w copy=4k close
+		[ "$clones" -eq 1 ]
+	done
+}

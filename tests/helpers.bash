@@ -1,0 +1,87 @@
+# Shared helpers for the bats tests. tests/run.sh exports:
+#   SHIM_LIB SHIM_WRAPPER SHIM_PROGS   what was built
+#   T_XFS T_XFS2 T_BTRFS T_EXT4 T_TMPFS mounted test filesystems (root only)
+
+scenario=$SHIM_PROGS/scenario
+fileinfo=$SHIM_PROGS/fileinfo
+
+# need_fs VAR...: skip unless every named filesystem is mounted.
+need_fs() {
+	local v
+	for v in "$@"; do
+		if [ -z "${!v:-}" ]; then
+			if [ "$(id -u)" != 0 ]; then
+				skip "needs root to mount loop filesystems"
+			fi
+			skip "$v is not mounted"
+		fi
+	done
+}
+
+need_cmd() {
+	command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"
+}
+
+# A fresh directory for this test on filesystem $1.
+testdir() {
+	local d="$1/t$BATS_TEST_NUMBER-$RANDOM"
+	mkdir -p "$d"
+	echo "$d"
+}
+
+# mksrc FILE SIZE: random bytes (SIZE in bytes, or with K/M suffix for head -c).
+mksrc() {
+	head -c "$2" /dev/urandom > "$1"
+}
+
+# under_shim CMD...: run CMD with the library preloaded, counting the
+# successful clone ioctls the kernel saw into $clones (strace, not our log).
+under_shim() {
+	local trace
+	trace=$(mktemp)
+	strace -f -qq -e trace=ioctl -o "$trace" env LD_PRELOAD="$SHIM_LIB${LD_PRELOAD:+:$LD_PRELOAD}" "$@"
+	local rc=$?
+	clones=$(grep -E 'FICLONE.*\) = 0$' "$trace" | grep -c . || true)
+	rm -f "$trace"
+	return $rc
+}
+
+# shared_bytes FILE: bytes of FILE in extents the kernel flags shared.
+shared_bytes() {
+	"$fileinfo" shared "$1" | cut -d' ' -f1
+}
+
+# same_file A B: identical bytes, size and holes.
+same_file() {
+	cmp "$1" "$2" || { echo "bytes differ: $1 $2"; return 1; }
+	local a b
+	a=$("$fileinfo" map "$1")
+	b=$("$fileinfo" map "$2")
+	[ "$a" = "$b" ] || { echo "layout differs: $1: $a"; echo "                 $2: $b"; return 1; }
+}
+
+# differential DIR SRC OP...: runs `scenario SRC DIR/plain OP...` without the
+# shim and `scenario SRC DIR/shim OP...` with it; requires the same output
+# and the same destination file. Leaves $clones and $out (the shim's output).
+# Pre-existing DIR/plain.init is copied to both destinations first.
+differential() {
+	local dir=$1 src=$2; shift 2
+	if [ -e "$dir/plain.init" ]; then
+		cp --reflink=never "$dir/plain.init" "$dir/plain"
+		cp --reflink=never "$dir/plain.init" "$dir/shim"
+	fi
+	local srccopy=$dir/src.pristine
+	cp --reflink=never "$src" "$srccopy"
+	"$scenario" "$src" "$dir/plain" "$@" > "$dir/out.plain" 2>&1 || { cat "$dir/out.plain"; return 1; }
+	cp --reflink=never "$srccopy" "$src"   # scenarios may modify the source
+	under_shim "$scenario" "$src" "$dir/shim" "$@" > "$dir/out.shim" 2>&1 || { cat "$dir/out.shim"; return 1; }
+	out=$(cat "$dir/out.shim")
+	diff -u "$dir/out.plain" "$dir/out.shim" || { echo "program observed different values"; return 1; }
+	same_file "$dir/plain" "$dir/shim"
+}
+
+# Filesystems that clone, for tests run on each of them.
+clone_filesystems() {
+	need_fs T_XFS T_BTRFS
+	echo "$T_XFS $T_BTRFS"
+}

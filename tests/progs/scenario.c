@@ -1,0 +1,567 @@
+/*
+ * scenario — a scriptable copier for differential tests.
+ *
+ *   scenario SRC DST OP...
+ *
+ * Runs the operations in order on a source fd S (opened O_RDONLY at start)
+ * and a destination fd D, printing one line per operation with every value
+ * the program observes (return values, errno, offsets, sizes, digests of
+ * data read back). The tests run the same script with and without the
+ * shim and require identical output and identical files.
+ *
+ * Operations (N chunks; without :N, until EOF):
+ *   open=w|rw|keep|keeprw|excl     open DST (O_TRUNC for w/rw)
+ *   copy=CHUNK[:N]  read/write     pcopy=CHUNK[:N]   pread/pwrite
+ *   vcopy=CHUNK[:N] readv/writev   pvcopy=CHUNK[:N]  preadv/pwritev
+ *   copyx=CHUNK[:N] read, write transformed bytes
+ *   sendfile=CHUNK[:N] (NULL offset)   sendfileoff=CHUNK[:N] (&off)
+ *   cfr=CHUNK[:N]   copy_file_range, NULL offsets   cfroff=CHUNK[:N]
+ *   whole           one read of the whole source, one write
+ *   wholeclose      read all, close S, then one write
+ *   threads=CHUNK   reader thread and writer thread (a pipeline of 2 buffers)
+ *   fstat | stat | statx              print D's size as the program sees it
+ *   lseek=OFF:set|cur|end|data|hole   print result or errno
+ *   read=N | pread=OFF:N              read D, print count and digest
+ *   open2 | close2                    second fd on DST: read it all
+ *   write=LEN:BYTE | pwrite=OFF:LEN:BYTE
+ *   gap=N           lseek both S and D forward by N (skip a range)
+ *   srcseek=OFF     lseek S            dseek=OFF   lseek D
+ *   ftruncate=LEN | fallocate=LEN | fsync
+ *   dup | dup2=FD | fdup                D becomes the new fd (old stays open)
+ *   fork=close|exec|exit|copy         child does that with D, parent waits
+ *   mmap            map D, print digest of its size
+ *   futimens=SEC | fchmod=MODE | fchown
+ *   close | closeraw (syscall)        srcclose
+ *   srcmod=OFF:LEN:BYTE               another process rewrites part of SRC
+ *   writer=MS                         a child keeps rewriting SRC for MS ms
+ *   shadow=FILE     from now on, every write to D is also made to FILE
+ *   exec | _exit | exit | return      end the program that way
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static const char *src_path, *dst_path;
+static int S = -1, D = -1, D2 = -1, shadow = -1;
+static off_t spos_explicit, dpos_explicit;  /* offsets for p*copy / *off */
+static pid_t writer_pid;
+
+static void say(const char *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const char *op, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	printf("%s -> ", op);
+	vprintf(fmt, ap);
+	printf("\n");
+	fflush(stdout);
+	va_end(ap);
+}
+
+/* The shadow file receives every byte written to D at the same offset. */
+static void mirror(const void *buf, ssize_t n, off_t at)
+{
+	if (shadow >= 0 && n > 0 && pwrite(shadow, buf, (size_t)n, at) != n)
+		die("shadow write failed");
+}
+
+static off_t dpos(void)
+{
+	return lseek(D, 0, SEEK_CUR);
+}
+
+static void parse_chunk(const char *arg, size_t *chunk, long *count)
+{
+	char buf[64];
+	snprintf(buf, sizeof buf, "%s", arg);
+	char *colon = strchr(buf, ':');
+	*count = -1;
+	if (colon) {
+		*colon = 0;
+		*count = (long)num(colon + 1);
+	}
+	*chunk = (size_t)num(buf);
+}
+
+enum style { RW, PRW, VRW, PVRW, XRW };
+
+static void copy_loop(const char *op, const char *arg, enum style st)
+{
+	size_t chunk;
+	long count;
+	parse_chunk(arg, &chunk, &count);
+	char *buf = malloc(chunk);
+	long long total = 0, calls = 0;
+	for (long i = 0; count < 0 || i < count; i++) {
+		ssize_t r;
+		if (st == PRW || st == PVRW) {
+			if (st == PRW) {
+				r = pread(S, buf, chunk, spos_explicit);
+			} else {
+				struct iovec v[2] = { { buf, chunk / 2 }, { buf + chunk / 2, chunk - chunk / 2 } };
+				r = preadv(S, v, 2, spos_explicit);
+			}
+		} else if (st == VRW) {
+			struct iovec v[2] = { { buf, chunk / 2 }, { buf + chunk / 2, chunk - chunk / 2 } };
+			r = readv(S, v, 2);
+		} else {
+			r = read(S, buf, chunk);
+		}
+		if (r < 0)
+			die("%s: read: %s", op, strerror(errno));
+		if (r == 0)
+			break;
+		if (st == XRW)
+			for (ssize_t k = 0; k < r; k++)
+				buf[k] ^= 0x55;
+		off_t at = (st == PRW || st == PVRW) ? dpos_explicit : dpos();
+		ssize_t w;
+		if (st == PRW) {
+			w = pwrite(D, buf, (size_t)r, dpos_explicit);
+		} else if (st == PVRW) {
+			size_t h = (size_t)r / 2;
+			struct iovec v[2] = { { buf, h }, { buf + h, (size_t)r - h } };
+			w = pwritev(D, v, 2, dpos_explicit);
+		} else if (st == VRW) {
+			size_t h = (size_t)r / 3;
+			struct iovec v[3] = { { buf, h }, { buf + h, 0 }, { buf + h, (size_t)r - h } };
+			w = writev(D, v, 3);
+		} else {
+			w = write(D, buf, (size_t)r);
+		}
+		if (w != r)
+			die("%s: write returned %zd of %zd: %s", op, w, r, strerror(errno));
+		mirror(buf, w, at);
+		if (st == PRW || st == PVRW) {
+			spos_explicit += r;
+			dpos_explicit += w;
+		}
+		total += w;
+		calls++;
+	}
+	free(buf);
+	say(op, "bytes=%lld calls=%lld dpos=%lld", total, calls, (long long)dpos());
+}
+
+static void transfer_loop(const char *op, const char *arg, int kind)
+{
+	size_t chunk;
+	long count;
+	parse_chunk(arg, &chunk, &count);
+	long long total = 0, calls = 0;
+	off_t before = dpos();
+	for (long i = 0; count < 0 || i < count; i++) {
+		ssize_t r;
+		switch (kind) {
+		case 0: r = sendfile(D, S, NULL, chunk); break;
+		case 1: r = sendfile(D, S, &spos_explicit, chunk); break;
+		case 2: r = copy_file_range(S, NULL, D, NULL, chunk, 0); break;
+		default: r = copy_file_range(S, &spos_explicit, D, &dpos_explicit, chunk, 0); break;
+		}
+		if (r < 0)
+			die("%s: %s", op, strerror(errno));
+		calls++;
+		if (r == 0)
+			break;
+		total += r;
+	}
+	if (shadow >= 0 && total > 0) {
+		/* mirror what the kernel copied: the source range, as it is now */
+		char *buf = malloc((size_t)total);
+		off_t from = kind == 0 || kind == 2 ? lseek(S, 0, SEEK_CUR) - total : spos_explicit - total;
+		if (pread(S, buf, (size_t)total, from) != total)
+			die("mirror read");
+		mirror(buf, total, kind == 3 ? dpos_explicit - total : before);
+		free(buf);
+	}
+	say(op, "bytes=%lld calls=%lld spos=%lld dpos=%lld off=%lld/%lld", total, calls,
+	    (long long)lseek(S, 0, SEEK_CUR), (long long)dpos(), (long long)spos_explicit,
+	    (long long)dpos_explicit);
+}
+
+static void whole(const char *op, bool close_src)
+{
+	struct stat st;
+	if (fstat(S, &st))
+		die("fstat");
+	size_t n = (size_t)st.st_size + 1;
+	char *buf = malloc(n);
+	ssize_t r = read(S, buf, n);
+	ssize_t z = read(S, buf + (r > 0 ? r : 0), 1);
+	if (close_src) {
+		close(S);
+		S = -1;
+	}
+	off_t at = dpos();
+	ssize_t w = write(D, buf, (size_t)r);
+	mirror(buf, w, at);
+	free(buf);
+	say(op, "read=%zd eof=%zd write=%zd", r, z, w);
+}
+
+/* Reader and writer threads handing chunks over through two buffers. */
+struct pipe2 {
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	char *buf[2];
+	ssize_t len[2];
+	int full[2];
+	size_t chunk;
+};
+
+static void *reader(void *arg)
+{
+	struct pipe2 *p = arg;
+	for (int i = 0;; i ^= 1) {
+		pthread_mutex_lock(&p->m);
+		while (p->full[i])
+			pthread_cond_wait(&p->cv, &p->m);
+		pthread_mutex_unlock(&p->m);
+		ssize_t r = read(S, p->buf[i], p->chunk);
+		pthread_mutex_lock(&p->m);
+		p->len[i] = r;
+		p->full[i] = 1;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->m);
+		if (r <= 0)
+			return NULL;
+	}
+}
+
+static void threads(const char *op, const char *arg)
+{
+	struct pipe2 p = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, { 0 }, { 0 }, { 0 }, 0 };
+	p.chunk = (size_t)num(arg);
+	p.buf[0] = malloc(p.chunk);
+	p.buf[1] = malloc(p.chunk);
+	pthread_t t;
+	pthread_create(&t, NULL, reader, &p);
+	long long total = 0;
+	for (int i = 0;; i ^= 1) {
+		pthread_mutex_lock(&p.m);
+		while (!p.full[i])
+			pthread_cond_wait(&p.cv, &p.m);
+		ssize_t r = p.len[i];
+		pthread_mutex_unlock(&p.m);
+		if (r <= 0)
+			break;
+		off_t at = dpos();
+		if (write(D, p.buf[i], (size_t)r) != r)
+			die("threads: write");
+		mirror(p.buf[i], r, at);
+		total += r;
+		pthread_mutex_lock(&p.m);
+		p.full[i] = 0;
+		pthread_cond_broadcast(&p.cv);
+		pthread_mutex_unlock(&p.m);
+	}
+	pthread_join(t, NULL);
+	say(op, "bytes=%lld", total);
+}
+
+static void read_report(const char *op, int fd, ssize_t r, const char *buf)
+{
+	int e = errno;
+	if (r < 0)
+		say(op, "-1 %s", strerror(e));
+	else
+		say(op, "%zd digest=%016llx pos=%lld", r, (unsigned long long)fnv(buf, (size_t)r, FNV_INIT),
+		    (long long)lseek(fd, 0, SEEK_CUR));
+}
+
+static void srcmod(const char *arg)
+{
+	long long off, len;
+	int byte;
+	if (sscanf(arg, "%lli:%lli:%i", &off, &len, &byte) != 3)
+		die("srcmod=OFF:LEN:BYTE");
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(src_path, O_WRONLY);
+		char *b = malloc((size_t)len);
+		memset(b, byte, (size_t)len);
+		_exit(pwrite(fd, b, (size_t)len, off) == len ? 0 : 1);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+}
+
+/* A child that rewrites random ranges of SRC until killed or MS elapse. */
+static void writer(const char *arg)
+{
+	long ms = (long)num(arg);
+	writer_pid = fork();
+	if (writer_pid == 0) {
+		int fd = open(src_path, O_WRONLY);
+		struct stat st;
+		fstat(fd, &st);
+		char b[65536];
+		unsigned x = (unsigned)getpid();
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (;;) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > ms)
+				_exit(0);
+			x = x * 1103515245 + 12345;
+			memset(b, (int)(x >> 16), sizeof b);
+			off_t off = (off_t)((x >> 8) % (unsigned)(st.st_size > 1 ? st.st_size : 1));
+			size_t len = 1 + (x >> 4) % sizeof b;
+			if (off + (off_t)len > st.st_size)
+				len = (size_t)(st.st_size - off);
+			if (pwrite(fd, b, len, off) < 0)
+				_exit(1);
+		}
+	}
+}
+
+static int open_mode(const char *m)
+{
+	if (!strcmp(m, "w")) return O_WRONLY | O_CREAT | O_TRUNC;
+	if (!strcmp(m, "rw")) return O_RDWR | O_CREAT | O_TRUNC;
+	if (!strcmp(m, "keep")) return O_WRONLY | O_CREAT;
+	if (!strcmp(m, "keeprw")) return O_RDWR | O_CREAT;
+	if (!strcmp(m, "excl")) return O_WRONLY | O_CREAT | O_EXCL;
+	die("open=%s?", m);
+}
+
+static int whence_of(const char *w)
+{
+	if (!strcmp(w, "set")) return SEEK_SET;
+	if (!strcmp(w, "cur")) return SEEK_CUR;
+	if (!strcmp(w, "end")) return SEEK_END;
+	if (!strcmp(w, "data")) return SEEK_DATA;
+	if (!strcmp(w, "hole")) return SEEK_HOLE;
+	die("whence %s?", w);
+}
+
+static void fork_op(const char *op, const char *what)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		if (!strcmp(what, "close")) {
+			close(D);
+			_exit(0);
+		} else if (!strcmp(what, "exec")) {
+			execl("/bin/true", "true", (char *)NULL);
+			_exit(127);
+		} else if (!strcmp(what, "exit")) {
+			exit(0);
+		} else if (!strcmp(what, "copy")) {
+			/* the child finishes the copy on the shared offsets */
+			char buf[65536];
+			ssize_t r;
+			while ((r = read(S, buf, sizeof buf)) > 0)
+				if (write(D, buf, (size_t)r) != r)
+					_exit(1);
+			exit(0);
+		}
+		_exit(3);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	say(op, "child status=%d dpos=%lld", WIFEXITED(st) ? WEXITSTATUS(st) : -1, (long long)dpos());
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3)
+		die("usage: scenario SRC DST OP...");
+	src_path = argv[1];
+	dst_path = argv[2];
+	S = open(src_path, O_RDONLY);
+	if (S < 0)
+		die("open %s: %s", src_path, strerror(errno));
+	for (int i = 3; i < argc; i++) {
+		char op[256];
+		snprintf(op, sizeof op, "%s", argv[i]);
+		char *arg = strchr(op, '=');
+		if (arg)
+			*arg++ = 0;
+		else
+			arg = "";
+		const char *o = argv[i];
+		errno = 0;
+		if (!strcmp(op, "open")) {
+			D = open(dst_path, open_mode(arg), 0644);
+			say(o, "%s", D >= 0 ? "ok" : strerror(errno));
+		} else if (!strcmp(op, "copy")) {
+			copy_loop(o, arg, RW);
+		} else if (!strcmp(op, "pcopy")) {
+			copy_loop(o, arg, PRW);
+		} else if (!strcmp(op, "vcopy")) {
+			copy_loop(o, arg, VRW);
+		} else if (!strcmp(op, "pvcopy")) {
+			copy_loop(o, arg, PVRW);
+		} else if (!strcmp(op, "copyx")) {
+			copy_loop(o, arg, XRW);
+		} else if (!strcmp(op, "sendfile")) {
+			transfer_loop(o, arg, 0);
+		} else if (!strcmp(op, "sendfileoff")) {
+			transfer_loop(o, arg, 1);
+		} else if (!strcmp(op, "cfr")) {
+			transfer_loop(o, arg, 2);
+		} else if (!strcmp(op, "cfroff")) {
+			transfer_loop(o, arg, 3);
+		} else if (!strcmp(op, "whole")) {
+			whole(o, false);
+		} else if (!strcmp(op, "wholeclose")) {
+			whole(o, true);
+		} else if (!strcmp(op, "threads")) {
+			threads(o, arg);
+		} else if (!strcmp(op, "fstat")) {
+			struct stat st;
+			int r = fstat(D, &st);
+			say(o, "%d size=%lld", r, (long long)st.st_size);
+		} else if (!strcmp(op, "stat")) {
+			struct stat st;
+			int r = stat(dst_path, &st);
+			say(o, "%d size=%lld", r, (long long)st.st_size);
+		} else if (!strcmp(op, "statx")) {
+			struct statx sx;
+			int r = statx(AT_FDCWD, dst_path, 0, STATX_SIZE, &sx);
+			say(o, "%d size=%llu", r, (unsigned long long)sx.stx_size);
+		} else if (!strcmp(op, "lseek")) {
+			char *w = strchr(arg, ':');
+			if (!w)
+				die("lseek=OFF:WHENCE");
+			*w++ = 0;
+			off_t r = lseek(D, (off_t)num(arg), whence_of(w));
+			say(o, "%lld %s", (long long)r, r < 0 ? strerror(errno) : "");
+		} else if (!strcmp(op, "read")) {
+			size_t n = (size_t)num(arg);
+			char *b = malloc(n);
+			read_report(o, D, read(D, b, n), b);
+			free(b);
+		} else if (!strcmp(op, "pread")) {
+			char *w = strchr(arg, ':');
+			*w++ = 0;
+			size_t n = (size_t)num(w);
+			char *b = malloc(n);
+			read_report(o, D, pread(D, b, n, (off_t)num(arg)), b);
+			free(b);
+		} else if (!strcmp(op, "open2")) {
+			D2 = open(dst_path, O_RDONLY);
+			char *b = malloc(64 << 20);
+			ssize_t r = read(D2, b, 64 << 20);
+			read_report(o, D2, r, b);
+			free(b);
+		} else if (!strcmp(op, "close2")) {
+			say(o, "%d", close(D2));
+		} else if (!strcmp(op, "write")) {
+			long long len;
+			int byte;
+			sscanf(arg, "%lli:%i", &len, &byte);
+			char *b = malloc((size_t)len);
+			memset(b, byte, (size_t)len);
+			off_t at = dpos();
+			ssize_t r = write(D, b, (size_t)len);
+			mirror(b, r, at);
+			say(o, "%zd dpos=%lld", r, (long long)dpos());
+			free(b);
+		} else if (!strcmp(op, "pwrite")) {
+			long long off, len;
+			int byte;
+			sscanf(arg, "%lli:%lli:%i", &off, &len, &byte);
+			char *b = malloc((size_t)len);
+			memset(b, byte, (size_t)len);
+			ssize_t r = pwrite(D, b, (size_t)len, off);
+			mirror(b, r, off);
+			say(o, "%zd", r);
+			free(b);
+		} else if (!strcmp(op, "gap")) {
+			off_t n = (off_t)num(arg);
+			off_t a = lseek(S, n, SEEK_CUR), b = lseek(D, n, SEEK_CUR);
+			say(o, "%lld %lld", (long long)a, (long long)b);
+		} else if (!strcmp(op, "dseek")) {
+			say(o, "%lld", (long long)lseek(D, (off_t)num(arg), SEEK_SET));
+		} else if (!strcmp(op, "srcseek")) {
+			say(o, "%lld", (long long)lseek(S, (off_t)num(arg), SEEK_SET));
+		} else if (!strcmp(op, "ftruncate")) {
+			int r = ftruncate(D, (off_t)num(arg));
+			if (shadow >= 0 && ftruncate(shadow, (off_t)num(arg)))
+				die("shadow truncate");
+			say(o, "%d", r);
+		} else if (!strcmp(op, "fallocate")) {
+			int r = fallocate(D, 0, 0, (off_t)num(arg));
+			say(o, "%d %s", r, r ? strerror(errno) : "");
+		} else if (!strcmp(op, "fsync")) {
+			say(o, "%d", fsync(D));
+		} else if (!strcmp(op, "dup")) {
+			D = dup(D);
+			say(o, "%s", D >= 0 ? "ok" : strerror(errno));
+		} else if (!strcmp(op, "dup2")) {
+			int r = dup2(D, (int)num(arg));
+			D = r;
+			say(o, "%s", r >= 0 ? "ok" : strerror(errno));
+		} else if (!strcmp(op, "fdup")) {
+			D = fcntl(D, F_DUPFD, 10);
+			say(o, "%s", D >= 0 ? "ok" : strerror(errno));
+		} else if (!strcmp(op, "fork")) {
+			fork_op(o, arg);
+		} else if (!strcmp(op, "mmap")) {
+			struct stat st;
+			fstat(D, &st);
+			void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, D, 0);
+			if (m == MAP_FAILED)
+				say(o, "failed %s", strerror(errno));
+			else
+				say(o, "size=%lld digest=%016llx", (long long)st.st_size,
+				    (unsigned long long)fnv(m, (size_t)st.st_size, FNV_INIT));
+		} else if (!strcmp(op, "futimens")) {
+			struct timespec ts[2] = { { (time_t)num(arg), 0 }, { (time_t)num(arg), 0 } };
+			say(o, "%d", futimens(D, ts));
+		} else if (!strcmp(op, "fchmod")) {
+			say(o, "%d", fchmod(D, (mode_t)strtol(arg, NULL, 8)));
+		} else if (!strcmp(op, "fchown")) {
+			say(o, "%d", fchown(D, getuid(), getgid()));
+		} else if (!strcmp(op, "close")) {
+			say(o, "%d", close(D));
+		} else if (!strcmp(op, "closeraw")) {
+			say(o, "%ld", syscall(SYS_close, D));
+		} else if (!strcmp(op, "srcclose")) {
+			say(o, "%d", close(S));
+		} else if (!strcmp(op, "srcmod")) {
+			srcmod(arg);
+			say(o, "done");
+		} else if (!strcmp(op, "writer")) {
+			writer(arg);
+			say(o, "started");
+		} else if (!strcmp(op, "shadow")) {
+			shadow = open(arg, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			if (shadow < 0)
+				die("shadow %s: %s", arg, strerror(errno));
+		} else if (!strcmp(op, "exec")) {
+			fflush(stdout);
+			execl("/bin/true", "true", (char *)NULL);
+			die("exec failed");
+		} else if (!strcmp(op, "_exit")) {
+			fflush(stdout);
+			_exit(0);
+		} else if (!strcmp(op, "exit")) {
+			exit(0);
+		} else if (!strcmp(op, "return")) {
+			break;
+		} else {
+			die("unknown op %s", op);
+		}
+	}
+	if (writer_pid > 0) {
+		kill(writer_pid, SIGKILL);
+		waitpid(writer_pid, NULL, 0);
+	}
+	return 0;
+}
