@@ -51,13 +51,17 @@ shared_bytes() {
 	"$fileinfo" shared "$1" | cut -d' ' -f1
 }
 
-# same_file A B: identical bytes, size and holes.
+# same_file PLAIN SHIM: identical bytes and size, and SHIM allocates nothing
+# where PLAIN has a hole. (Equal hole maps are too strict an oracle: plain
+# XFS itself sometimes turns speculative preallocation into data, depending
+# on writeback timing. Sparse sources are tested separately.)
 same_file() {
 	cmp "$1" "$2" || { echo "bytes differ: $1 $2"; return 1; }
-	local a b
-	a=$("$fileinfo" map "$1")
-	b=$("$fileinfo" map "$2")
-	[ "$a" = "$b" ] || { echo "layout differs: $1: $a"; echo "                 $2: $b"; return 1; }
+	"$fileinfo" within "$2" "$1" || {
+		echo "plain: $("$fileinfo" map "$1")"
+		echo "shim:  $("$fileinfo" map "$2")"
+		return 1
+	}
 }
 
 # differential DIR SRC OP...: runs `scenario SRC DIR/plain OP...` without the

@@ -7,6 +7,8 @@
  *   fileinfo shared FILE   bytes in extents flagged FIEMAP_EXTENT_SHARED,
  *                          and the file size: "SHARED SIZE"
  *   fileinfo extents FILE  number of extents
+ *   fileinfo within A B    exit 0 when every data range of A lies inside a
+ *                          data range of B (A allocates nothing B leaves a hole)
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -54,10 +56,51 @@ static void fiemap_walk(int fd, off_t size, unsigned long long *shared, long *co
 	free(fm);
 }
 
+/* Data ranges of fd, via SEEK_DATA/SEEK_HOLE, into r[] (pairs); returns count. */
+static int data_ranges(int fd, off_t *r, int max)
+{
+	int n = 0;
+	off_t pos = 0;
+	while (n < max) {
+		off_t d = lseek(fd, pos, SEEK_DATA);
+		if (d < 0)
+			break;
+		off_t h = lseek(fd, d, SEEK_HOLE);
+		r[2 * n] = d;
+		r[2 * n + 1] = h;
+		n++;
+		pos = h;
+	}
+	return n;
+}
+
+static int within(const char *a, const char *b)
+{
+	enum { MAX = 4096 };
+	static off_t ra[2 * MAX], rb[2 * MAX];
+	int fa = open(a, O_RDONLY), fb = open(b, O_RDONLY);
+	if (fa < 0 || fb < 0)
+		die("open: %s", strerror(errno));
+	int na = data_ranges(fa, ra, MAX), nb = data_ranges(fb, rb, MAX);
+	for (int i = 0; i < na; i++) {
+		int ok = 0;
+		for (int j = 0; j < nb && !ok; j++)
+			ok = ra[2 * i] >= rb[2 * j] && ra[2 * i + 1] <= rb[2 * j + 1];
+		if (!ok) {
+			printf("%s: data %lld-%lld is a hole in %s\n", a, (long long)ra[2 * i],
+			       (long long)ra[2 * i + 1], b);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "within"))
+		return within(argv[2], argv[3]);
 	if (argc != 3)
-		die("usage: fileinfo map|shared|extents FILE");
+		die("usage: fileinfo map|shared|extents FILE | fileinfo within A B");
 	int fd = open(argv[2], O_RDONLY);
 	if (fd < 0)
 		die("%s: %s", argv[2], strerror(errno));

@@ -27,7 +27,8 @@
  *   gap=N           lseek both S and D forward by N (skip a range)
  *   srcseek=OFF     lseek S            dseek=OFF   lseek D
  *   ftruncate=LEN | fallocate=LEN | fsync
- *   dup | dup2=FD | fdup                D becomes the new fd (old stays open)
+ *   dup | dup2=FD | fdup   D becomes the new fd; the old one stays open and
+ *                          becomes D again when the new one is closed
  *   fork=close|exec|exit|copy         child does that with D, parent waits
  *   mmap            map D, print digest of its size
  *   futimens=SEC | fchmod=MODE | fchown
@@ -53,7 +54,7 @@
 #include "common.h"
 
 static const char *src_path, *dst_path;
-static int S = -1, D = -1, D2 = -1, shadow = -1;
+static int S = -1, D = -1, D2 = -1, Dold = -1, shadow = -1;
 static off_t spos_explicit, dpos_explicit;  /* offsets for p*copy / *off */
 static pid_t writer_pid;
 
@@ -469,8 +470,9 @@ int main(int argc, char **argv)
 			memset(b, byte, (size_t)len);
 			off_t at = dpos();
 			ssize_t r = write(D, b, (size_t)len);
+			int e = errno;
 			mirror(b, r, at);
-			say(o, "%zd dpos=%lld", r, (long long)dpos());
+			say(o, "%zd %s dpos=%lld", r, r < 0 ? strerror(e) : "", (long long)dpos());
 			free(b);
 		} else if (!strcmp(op, "pwrite")) {
 			long long off, len;
@@ -501,13 +503,16 @@ int main(int argc, char **argv)
 		} else if (!strcmp(op, "fsync")) {
 			say(o, "%d", fsync(D));
 		} else if (!strcmp(op, "dup")) {
+			Dold = D;
 			D = dup(D);
 			say(o, "%s", D >= 0 ? "ok" : strerror(errno));
 		} else if (!strcmp(op, "dup2")) {
 			int r = dup2(D, (int)num(arg));
+			Dold = D;
 			D = r;
 			say(o, "%s", r >= 0 ? "ok" : strerror(errno));
 		} else if (!strcmp(op, "fdup")) {
+			Dold = D;
 			D = fcntl(D, F_DUPFD, 10);
 			say(o, "%s", D >= 0 ? "ok" : strerror(errno));
 		} else if (!strcmp(op, "fork")) {
@@ -529,7 +534,10 @@ int main(int argc, char **argv)
 		} else if (!strcmp(op, "fchown")) {
 			say(o, "%d", fchown(D, getuid(), getgid()));
 		} else if (!strcmp(op, "close")) {
-			say(o, "%d", close(D));
+			int r = close(D);
+			say(o, "%d %s", r, r ? strerror(errno) : "");
+			D = Dold;
+			Dold = -1;
 		} else if (!strcmp(op, "closeraw")) {
 			say(o, "%ld", syscall(SYS_close, D));
 		} else if (!strcmp(op, "srcclose")) {
