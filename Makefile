@@ -14,7 +14,9 @@ SRCS := $(wildcard shim/*.c)
 LIB_SRCS := $(filter-out shim/reflink-shim.c,$(SRCS))
 HDRS := $(wildcard shim/*.h) shim/symbols.def
 
-all: $(B)/libreflink-shim.so $(B)/reflink-shim
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+
+all: $(B)/libreflink-shim.so $(B)/reflink-shim $(EXAMPLES)
 
 $(B):
 	mkdir -p $@
@@ -36,6 +38,10 @@ $(B)/libreflink-shim.so: $(LIB_SRCS) $(HDRS) $(B)/shim.map $(B)/aliases.flags
 $(B)/reflink-shim: shim/reflink-shim.c | $(B)
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -DREFLINK_SHIM_VERSION='"$(VERSION)"' -o $@ $<
 
+$(B)/examples/%: examples/%.c | $(B)
+	@mkdir -p $(B)/examples
+	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $<
+
 # Test helper programs (scenario copiers, checkers).
 TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c))
 $(B)/tests/%: tests/progs/%.c tests/progs/common.h | $(B)
@@ -47,7 +53,7 @@ test-progs: $(TEST_PROGS)
 test: all test-progs
 	tests/run.sh
 
-demo: all
+demo: all test-progs
 	examples/demo.sh
 
 clean:

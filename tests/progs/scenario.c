@@ -170,8 +170,10 @@ static void transfer_loop(const char *op, const char *arg, int kind)
 		case 2: r = copy_file_range(S, NULL, D, NULL, chunk, 0); break;
 		default: r = copy_file_range(S, &spos_explicit, D, &dpos_explicit, chunk, 0); break;
 		}
-		if (r < 0)
-			die("%s: %s", op, strerror(errno));
+		if (r < 0) {
+			say(op, "-1 %s after bytes=%lld", strerror(errno), total);
+			return;
+		}
 		calls++;
 		if (r == 0)
 			break;
