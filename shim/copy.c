@@ -414,14 +414,17 @@ static bool judge_source(int fd, const struct dest_info *d, int s, size_t n, str
 	int fl = real.fcntl(s, F_GETFL);
 	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH))
 		return false;
-	if (!clone_possible(fd, d->st.st_dev, s, st->st_dev))
-		return false;
+	return clone_possible(fd, d->st.st_dev, s, st->st_dev);
+}
+
+/* S's layout allows a clone that a dense copy cannot tell from itself. */
+static bool source_layout_ok(int s, off_t size)
+{
 	long extents;
-	if (!clone_source_dense(s, st->st_size, &extents)) {
-		shim_log("skip-layout", s, extents, "source has holes, preallocation or too many extents");
-		return false;
-	}
-	return true;
+	if (clone_source_dense(s, size, &extents))
+		return true;
+	shim_log("skip-layout", s, extents, "source has holes, preallocation or too many extents");
+	return false;
 }
 
 /*
@@ -513,8 +516,11 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 		c->ssize = sst.st_size;
 		c->winlen = 0;
 		bool refilled = false;
-		/* A cheap look at the first page before reading a whole window. */
+		/* A cheap look at the first page before the layout check (which
+		 * flushes S) and before reading a whole window. */
 		if (!verify(c, s, 0, iov, cnt, n < PROBE_LEN ? n : PROBE_LEN, PROBE_LEN, &refilled))
+			continue;
+		if (!source_layout_ok(s, sst.st_size))
 			continue;
 		c->winlen = 0;
 		if (!verify(c, s, 0, iov, cnt, n, 0, &refilled))
@@ -662,7 +668,8 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 			goto out;
 		}
 		struct copy *c = NULL;
-		if (pos_of(in, inoff) == 0 && judge_source(out, &d, in, 0, &sst) && (c = copy_alloc()) &&
+		if (pos_of(in, inoff) == 0 && judge_source(out, &d, in, 0, &sst) &&
+		    source_layout_ok(in, sst.st_size) && (c = copy_alloc()) &&
 		    do_clone(c, out, &d, in, &sst)) {
 			c->sfd = in;
 			size_t n = transfer_len(c, len);

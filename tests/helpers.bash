@@ -22,11 +22,19 @@ need_cmd() {
 	command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"
 }
 
-# A fresh directory for this test on filesystem $1.
+# A fresh directory for this test on filesystem $1, removed after the test.
 testdir() {
 	local d="$1/t$BATS_TEST_NUMBER-$RANDOM"
 	mkdir -p "$d"
+	echo "$d" >> "$BATS_TEST_TMPDIR/testdirs"
 	echo "$d"
+}
+
+teardown() {
+	[ -f "$BATS_TEST_TMPDIR/testdirs" ] || return 0
+	while read -r d; do
+		rm -rf "$d"
+	done < "$BATS_TEST_TMPDIR/testdirs"
 }
 
 # mksrc FILE SIZE: random bytes (SIZE in bytes, or with K/M suffix for head -c).
