@@ -154,6 +154,12 @@ mk_longer() {
 	done
 }
 
+@test "a busy interval timer (no SA_RESTART) during copies changes nothing" {
+	on_clone_fs timer=1000 open=w copy=4k close
+	on_clone_fs timer=1000 open=rw copy=64k:3 fstat read=10 copy=512 close
+	on_clone_fs timer=1000 open=w sendfile=1m close
+}
+
 @test "errno and return values: writes after close, to a closed dup" {
 	on_clone_fs open=w copy=64k:1 close write=10:0 lseek=0:cur
 	on_clone_fs open=w copy=64k:1 dup close copy=64k:1 close write=10:0

@@ -47,7 +47,7 @@ mksrc() {
 under_shim() {
 	local trace
 	trace=$(mktemp)
-	strace -f -qq -e trace=ioctl -o "$trace" env LD_PRELOAD="$SHIM_LIB${LD_PRELOAD:+:$LD_PRELOAD}" "$@"
+	timeout "${SHIM_TEST_TIMEOUT:-300}" strace -f -qq -e trace=ioctl -o "$trace" env LD_PRELOAD="$SHIM_LIB${LD_PRELOAD:+:$LD_PRELOAD}" "$@"
 	local rc=$?
 	clones=$(grep -E 'FICLONE.*\) = 0$' "$trace" | grep -c . || true)
 	rm -f "$trace"
@@ -84,7 +84,8 @@ differential() {
 	fi
 	local srccopy=$dir/src.pristine
 	cp --reflink=never "$src" "$srccopy"
-	"$scenario" "$src" "$dir/plain" "$@" > "$dir/out.plain" 2>&1 || { cat "$dir/out.plain"; return 1; }
+	timeout "${SHIM_TEST_TIMEOUT:-300}" "$scenario" "$src" "$dir/plain" "$@" > "$dir/out.plain" 2>&1 ||
+		{ cat "$dir/out.plain"; return 1; }
 	cp --reflink=never "$srccopy" "$src"   # scenarios may modify the source
 	under_shim "$scenario" "$src" "$dir/shim" "$@" > "$dir/out.shim" 2>&1 || { cat "$dir/out.shim"; return 1; }
 	out=$(cat "$dir/out.shim")

@@ -35,6 +35,7 @@
  *   close | closeraw (syscall)        srcclose
  *   srcmod=OFF:LEN:BYTE               another process rewrites part of SRC
  *   writer=MS                         a child keeps rewriting SRC for MS ms
+ *   timer=US        SIGALRM every US microseconds, handler without SA_RESTART
  *   shadow=FILE     from now on, every write to D is also made to FILE
  *   exec | _exit | exit | return      end the program that way
  */
@@ -43,6 +44,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -57,6 +59,13 @@ static const char *src_path, *dst_path;
 static int S = -1, D = -1, D2 = -1, Dold = -1, shadow = -1;
 static off_t spos_explicit, dpos_explicit;  /* offsets for p*copy / *off */
 static pid_t writer_pid;
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
 
 static void say(const char *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const char *op, const char *fmt, ...)
@@ -550,6 +559,13 @@ int main(int argc, char **argv)
 		} else if (!strcmp(op, "writer")) {
 			writer(arg);
 			say(o, "started");
+		} else if (!strcmp(op, "timer")) {
+			struct sigaction sa = { .sa_handler = on_alarm };  /* no SA_RESTART */
+			sigaction(SIGALRM, &sa, NULL);
+			long us = (long)num(arg);
+			struct itimerval it = { { 0, us }, { 0, us } };
+			setitimer(ITIMER_REAL, &it, NULL);
+			say(o, "armed");
 		} else if (!strcmp(op, "shadow")) {
 			shadow = open(arg, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 			if (shadow < 0)
