@@ -16,6 +16,7 @@
 
 #include "real.h"
 #include "shim.h"
+#include "sys.h"
 
 struct shim_config cfg = {
 	.min_size = 64 * 1024,
@@ -92,7 +93,7 @@ void shim_log(const char *what, int fd, long long num, const char *detail)
 	int saved = errno;
 	char line[512], *p = line, *end = line + sizeof(line) - 1;
 	p = put_str(p, end, "reflink-shim[");
-	p = put_num(p, end, syscall(SYS_getpid));
+	p = put_num(p, end, SYS(SYS_getpid));
 	p = put_str(p, end, "]: ");
 	p = put_str(p, end, what);
 	p = put_str(p, end, " fd=");
@@ -104,12 +105,12 @@ void shim_log(const char *what, int fd, long long num, const char *detail)
 		p = put_str(p, end, detail);
 	}
 	*p++ = '\n';
-	int lfd = (int)syscall(SYS_openat, AT_FDCWD, cfg.log,
+	int lfd = (int)SYS(SYS_openat, AT_FDCWD, cfg.log,
 			       O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (lfd >= 0) {
-		ssize_t r = syscall(SYS_write, lfd, line, (size_t)(p - line));
+		ssize_t r = SYS(SYS_write, lfd, line, (size_t)(p - line));
 		(void)r;
-		syscall(SYS_close, lfd);
+		SYS(SYS_close, lfd);
 	}
 	errno = saved;
 }

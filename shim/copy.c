@@ -43,6 +43,7 @@
 #include "gate.h"
 #include "real.h"
 #include "shim.h"
+#include "sys.h"
 
 #define WIN_CAP (1u << 20)   /* bytes of S held for comparison */
 #define PROBE_LEN 4096       /* first comparison before reading a whole window */
@@ -144,7 +145,7 @@ static void copy_free(struct copy *c)
 
 static int xfstat(int fd, struct stat *st)
 {
-	return real.fstat ? real.fstat(fd, st) : (int)syscall(SYS_fstat, fd, st);
+	return real.fstat ? real.fstat(fd, st) : (int)SYS(SYS_fstat, fd, st);
 }
 
 static off_t xlseek(int fd, off_t off, int whence)
@@ -266,7 +267,7 @@ static void settle_locked(struct copy *c, const char *why)
 {
 	/* A child that shares our memory (vfork) or was not announced
 	 * (_Fork, raw clone) must not act on its parent's copies. */
-	if (!c->active || c->owner != (int)syscall(SYS_getpid))
+	if (!c->active || c->owner != (int)SYS(SYS_getpid))
 		return;
 	__atomic_store_n(&c->active, 0, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&copies_active, 1, __ATOMIC_RELAXED);
@@ -916,7 +917,7 @@ void copy_settle_path(int dirfd, const char *path, int flags, const char *why)
 
 void copy_settle_all(const char *why)
 {
-	if (!__atomic_load_n(&copies_active, __ATOMIC_RELAXED) || (int)syscall(SYS_getpid) != shim_pid)
+	if (!__atomic_load_n(&copies_active, __ATOMIC_RELAXED) || (int)SYS(SYS_getpid) != shim_pid)
 		return;
 	FOR_EACH_COPY(c) {
 		if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
@@ -997,7 +998,7 @@ void copy_fd_opened(int fd, int flags)
 	struct gate_ctx g;
 	gate_enter(&g);
 	/* In a vfork child (which shares our memory) leave the parent's table be. */
-	if ((int)syscall(SYS_getpid) == shim_pid) {
+	if ((int)SYS(SYS_getpid) == shim_pid) {
 		if (fd_is_copy(ent))
 			forget_fd(fd, ent, "descriptor reused behind our back");
 		fd_put(fd, FD_UNKNOWN);
@@ -1031,7 +1032,7 @@ void copy_fd_duped(int oldfd, int newfd)
 	ERRNO_SAVE;
 	struct gate_ctx g;
 	gate_enter(&g);
-	if ((int)syscall(SYS_getpid) == shim_pid || !__atomic_load_n(&copies_active, __ATOMIC_RELAXED)) {
+	if ((int)SYS(SYS_getpid) == shim_pid || !__atomic_load_n(&copies_active, __ATOMIC_RELAXED)) {
 		drop_fd(newfd, "replaced by dup");
 		uintptr_t ent = wait_not_busy(oldfd);
 		if (fd_is_copy(ent)) {

@@ -11,6 +11,7 @@
 
 #include "copy.h"
 #include "shim.h"
+#include "sys.h"
 
 static int forking;  /* set by the fork prepare handler */
 static int inside;   /* threads between gate_enter and gate_leave */
@@ -68,7 +69,7 @@ static void parent(void)
 
 static void child(void)
 {
-	shim_pid = (int)syscall(SYS_getpid);
+	shim_pid = (int)SYS(SYS_getpid);
 	__atomic_store_n(&inside, 0, __ATOMIC_SEQ_CST);
 	copy_after_fork_child();
 	__atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
@@ -77,6 +78,6 @@ static void child(void)
 
 void gate_init(void)
 {
-	shim_pid = (int)syscall(SYS_getpid);
+	shim_pid = (int)SYS(SYS_getpid);
 	pthread_atfork(prepare, parent, child);
 }

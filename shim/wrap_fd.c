@@ -16,6 +16,7 @@
 #include "init.h"
 #include "real.h"
 #include "shim.h"
+#include "sys.h"
 
 static inline bool needs_mode(int flags)
 {
@@ -40,7 +41,7 @@ SHIM_EXPORT int open(const char *path, int flags, ...)
 		va_end(ap);
 	}
 	if (unlikely(!real.open))
-		return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+		return (int)SYS(SYS_openat, AT_FDCWD, path, flags, mode);
 	return opened(real.open(path, flags, mode), flags);
 }
 
@@ -61,7 +62,7 @@ SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 		va_end(ap);
 	}
 	if (unlikely(!real.openat))
-		return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+		return (int)SYS(SYS_openat, dirfd, path, flags, mode);
 	return opened(real.openat(dirfd, path, flags, mode), flags);
 }
 
@@ -81,7 +82,7 @@ SHIM_EXPORT int close(int fd)
 {
 	ENSURE_INIT();
 	if (unlikely(!real.close))
-		return (int)syscall(SYS_close, fd);
+		return (int)SYS(SYS_close, fd);
 	if (copy_fd_is_private(fd)) {
 		errno = EBADF;  /* not the program's: as if it were not open */
 		return -1;
@@ -96,7 +97,7 @@ SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
 	if (!(flags & CLOSE_RANGE_CLOEXEC))
 		copy_fds_closing_range(first, last);
 	if (!real.close_range)
-		return (int)syscall(SYS_close_range, first, last, flags);
+		return (int)SYS(SYS_close_range, first, last, flags);
 	return real.close_range(first, last, flags);
 }
 
@@ -107,7 +108,7 @@ SHIM_EXPORT void closefrom(int lowfd)
 	if (real.closefrom)
 		real.closefrom(lowfd);
 	else
-		syscall(SYS_close_range, lowfd < 0 ? 0 : lowfd, ~0u, 0);
+		SYS(SYS_close_range, lowfd < 0 ? 0 : lowfd, ~0u, 0);
 }
 
 SHIM_EXPORT int dup(int fd)
@@ -149,7 +150,7 @@ SHIM_EXPORT int fcntl(int fd, int cmd, ...)
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
 	if (unlikely(!real.fcntl))
-		return (int)syscall(SYS_fcntl, fd, cmd, arg);
+		return (int)SYS(SYS_fcntl, fd, cmd, arg);
 	switch (cmd) {
 	case F_DUPFD:
 	case F_DUPFD_CLOEXEC: {

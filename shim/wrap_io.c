@@ -19,6 +19,7 @@
 #include "init.h"
 #include "real.h"
 #include "shim.h"
+#include "sys.h"
 
 /* Limits a read of fd; returns the count to pass on (0: answer EOF now). */
 static inline size_t read_hook(int fd, void *buf, size_t n, off_t off)
@@ -48,7 +49,7 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	ENSURE_INIT();
 	if (unlikely(!real.read))
-		return syscall(SYS_read, fd, buf, n);
+		return SYS(SYS_read, fd, buf, n);
 	size_t m = read_hook(fd, buf, n, -1);
 	if (m == 0 && n)
 		return 0;
@@ -70,7 +71,7 @@ SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
 	ENSURE_INIT();
 	if (unlikely(!real.pread))
-		return syscall(SYS_pread64, fd, buf, n, off);
+		return SYS(SYS_pread64, fd, buf, n, off);
 	size_t m = off >= 0 ? read_hook(fd, buf, n, off) : n;
 	if (m == 0 && n)
 		return 0;
@@ -144,7 +145,7 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	ENSURE_INIT();
 	if (unlikely(!real.write))
-		return syscall(SYS_write, fd, buf, n);
+		return SYS(SYS_write, fd, buf, n);
 	struct iovec v = { (void *)buf, n };
 	ssize_t r;
 	if (write_hook(fd, &v, 1, -1, &r))

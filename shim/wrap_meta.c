@@ -23,6 +23,7 @@
 #include "init.h"
 #include "real.h"
 #include "shim.h"
+#include "sys.h"
 
 /* glibc declares these paths nonnull, but programs do pass NULL (Linux
  * documents utimensat(fd, NULL, ...) as futimens) and we must not crash. */
@@ -48,7 +49,7 @@ SHIM_EXPORT off_t lseek(int fd, off_t off, int whence)
 {
 	ENSURE_INIT();
 	if (unlikely(!real.lseek))
-		return syscall(SYS_lseek, fd, off, whence);
+		return SYS(SYS_lseek, fd, off, whence);
 	uintptr_t e = fd_get(fd);
 	if (unlikely(fd_is_copy(e))) {
 		bool handled;
@@ -95,7 +96,7 @@ SHIM_EXPORT int fstat(int fd, struct stat *st)
 {
 	ENSURE_INIT();
 	if (unlikely(!real.fstat))
-		return (int)syscall(SYS_fstat, fd, st);
+		return (int)SYS(SYS_fstat, fd, st);
 	int r = real.fstat(fd, st);
 	if (r == 0 && unlikely(any_copy()))
 		copy_fix_stat(fd, st);
@@ -133,7 +134,7 @@ SHIM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, str
 {
 	ENSURE_INIT();
 	int r = real.statx ? real.statx(dirfd, path, flags, mask, stx)
-			   : (int)syscall(SYS_statx, dirfd, path, flags, mask, stx);
+			   : (int)SYS(SYS_statx, dirfd, path, flags, mask, stx);
 	if (r == 0 && unlikely(any_copy()))
 		copy_fix_statx((flags & AT_EMPTY_PATH) && path && !*path ? dirfd : -1, stx);
 	return r;
@@ -199,7 +200,7 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
 	if (unlikely(!real.ioctl))
-		return (int)syscall(SYS_ioctl, fd, req, arg);
+		return (int)SYS(SYS_ioctl, fd, req, arg);
 	settle_fd(fd, "ioctl");
 	/* Cloning from a destination would copy what the program has not written. */
 	if (req == FICLONE)
@@ -213,7 +214,7 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 {
 	ENSURE_INIT();
 	if (unlikely(!real.mmap))
-		return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+		return (void *)SYS(SYS_mmap, addr, len, prot, flags, fd, off);
 	if (fd >= 0 && !(flags & MAP_ANONYMOUS))
 		settle_fd(fd, "mmap");
 	return real.mmap(addr, len, prot, flags, fd, off);

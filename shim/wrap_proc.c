@@ -17,6 +17,7 @@
 #include "init.h"
 #include "real.h"
 #include "shim.h"
+#include "sys.h"
 
 static void before_exec(void)
 {
@@ -113,7 +114,7 @@ SHIM_EXPORT void _exit(int status)
 	copy_settle_all("_exit");
 	if (real._exit)
 		real._exit(status);
-	syscall(SYS_exit_group, status);
+	SYS(SYS_exit_group, status);
 	__builtin_unreachable();
 }
 
@@ -123,7 +124,7 @@ SHIM_EXPORT void _Exit(int status)
 	copy_settle_all("_Exit");
 	if (real._Exit)
 		real._Exit(status);
-	syscall(SYS_exit_group, status);
+	SYS(SYS_exit_group, status);
 	__builtin_unreachable();
 }
 
