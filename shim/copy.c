@@ -301,17 +301,19 @@ static void settle_locked(struct copy *c, const char *why)
 	errno = saved;
 }
 
+static void close_private(int fd)
+{
+	SYS(SYS_close, fd);
+	__atomic_sub_fetch(&privs_open, 1, __ATOMIC_RELAXED);
+}
+
 static void close_privates_locked(struct copy *c)
 {
-	if (c->dpriv >= 0) {
-		real.close(c->dpriv);
-		__atomic_sub_fetch(&privs_open, 1, __ATOMIC_RELAXED);
-	}
+	if (c->dpriv >= 0)
+		close_private(c->dpriv);
 	c->dpriv = -1;
-	if (c->spriv && c->sfd >= 0) {
-		real.close(c->sfd);
-		__atomic_sub_fetch(&privs_open, 1, __ATOMIC_RELAXED);
-	}
+	if (c->spriv && c->sfd >= 0)
+		close_private(c->sfd);
 	c->sfd = -1;
 	c->spriv = 0;
 }
@@ -363,6 +365,59 @@ static void forget_fd(int fd, uintptr_t ent, const char *why)
 	pthread_mutex_unlock(&c->lock);
 	if (unused)
 		release_if_unused(c);
+}
+
+/* ---- a source the program read whole and closed ---- */
+
+/*
+ * Python's open(d,'wb').write(open(s,'rb').read()) and Node's
+ * writeFileSync(d, readFileSync(s)) read S in one call and close it before
+ * the first write to D. When an fd that was read whole (and is large enough
+ * to be worth a clone) is closed, we keep a private dup of it here, offered
+ * as a candidate at the next first write that is judged. That write either
+ * adopts it as its copy's source or drops it: at most one such fd is held,
+ * and only between that close and the next judged write.
+ */
+static struct {
+	int lock;
+	int fd;              /* private dup, -1 when empty */
+	const void *hint;    /* buffer of the program's last read of it */
+} stash = { 0, -1, NULL };
+
+static void stash_acquire(void)
+{
+	while (__atomic_exchange_n(&stash.lock, 1, __ATOMIC_ACQUIRE))
+		;
+}
+
+static void stash_release(void)
+{
+	__atomic_store_n(&stash.lock, 0, __ATOMIC_RELEASE);
+}
+
+static void close_private(int fd);
+
+/* Takes the stashed fd (the caller owns it then), or -1. */
+static int stash_take(const void **hint)
+{
+	stash_acquire();
+	int fd = stash.fd;
+	if (hint)
+		*hint = stash.hint;
+	stash.fd = -1;
+	stash_release();
+	return fd;
+}
+
+static void stash_put(int fd, const void *hint)
+{
+	stash_acquire();
+	int old = stash.fd;
+	stash.fd = fd;
+	stash.hint = hint;
+	stash_release();
+	if (old >= 0)
+		close_private(old);
 }
 
 /* ---- arming ---- */
@@ -502,13 +557,22 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 	uintptr_t verdict = judge_dest(fd, off, &d);
 	if (verdict)
 		return verdict;
-	int cand[MAX_CANDIDATES];
-	int nc = candidates(fd, cnt ? iov[0].iov_base : NULL, cand);
-	if (!nc)
+	const void *buf = cnt ? iov[0].iov_base : NULL;
+	const void *stash_hint;
+	int stashed = stash_take(&stash_hint);
+	int cand[MAX_CANDIDATES + 1];
+	int nc = 0;
+	if (stashed >= 0 && stash_hint == buf)
+		cand[nc++] = stashed;
+	nc += candidates(fd, buf, cand + nc);
+	if (stashed >= 0 && stash_hint != buf)
+		cand[nc++] = stashed;
+	struct copy *c = nc ? copy_alloc() : NULL;
+	if (!c) {
+		if (stashed >= 0)
+			close_private(stashed);
 		return FD_REG_DONE;
-	struct copy *c = copy_alloc();
-	if (!c)
-		return FD_REG_DONE;
+	}
 	for (int i = 0; i < nc; i++) {
 		int s = cand[i];
 		struct stat sst;
@@ -529,9 +593,15 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 		if (!do_clone(c, fd, &d, s, &sst))
 			break;
 		c->sfd = s;
+		if (s == stashed) {
+			c->spriv = 1;  /* the copy owns it now */
+			stashed = -1;
+		}
 		*accepted = true;
 		return (uintptr_t)c;
 	}
+	if (stashed >= 0)
+		close_private(stashed);
 	copy_free(c);
 	return FD_REG_DONE;
 }
@@ -737,6 +807,7 @@ static void note_source(int fd, uintptr_t ent, const void *buf)
 		}
 		if (!fd_cas(fd, FD_UNKNOWN, FD_REG) && fd_get(fd) != FD_REG)
 			return;
+		fd_set_size(fd, st.st_size);
 	}
 	fd_hint(fd, buf);
 }
@@ -936,6 +1007,10 @@ void copy_after_fork_child(void)
 		close_privates_locked(c);
 	}
 	pool_lock = 0;
+	stash.lock = 0;
+	int s = stash_take(NULL);
+	if (s >= 0)
+		close_private(s);
 }
 
 /* ---- fd lifecycle ---- */
@@ -966,18 +1041,42 @@ static void drop_fd(int fd, const char *why)
 	}
 }
 
+/* fd is a verification source of an armed copy. */
+static bool verifies_a_copy(int fd)
+{
+	if (!__atomic_load_n(&copies_active, __ATOMIC_RELAXED))
+		return false;
+	bool found = false;
+	FOR_EACH_COPY(c) {
+		pthread_mutex_lock(&c->lock);
+		found = c->active && c->sfd == fd && !c->spriv;
+		pthread_mutex_unlock(&c->lock);
+		if (found)
+			break;
+	}
+	return found;
+}
+
 void copy_fd_closing(int fd)
 {
 	if ((unsigned)fd >= fdtab_size)
 		return;
 	uintptr_t ent = fd_get(fd);
-	if (ent == FD_UNKNOWN && !__atomic_load_n(&copies_active, __ATOMIC_RELAXED)) {
+	bool whole = (ent == FD_REG || ent == FD_REG_DONE) && fd_read_whole(fd, cfg.min_size ? cfg.min_size : 1);
+	if (!whole && !fd_is_copy(ent) && !__atomic_load_n(&copies_active, __ATOMIC_RELAXED)) {
+		if (ent != FD_UNKNOWN)
+			fd_cas(fd, ent, FD_UNKNOWN);
 		fd_hint(fd, NULL);
 		return;
 	}
 	ERRNO_SAVE;
 	struct gate_ctx g;
 	gate_enter(&g);
+	if (whole && (int)SYS(SYS_getpid) == shim_pid && !verifies_a_copy(fd)) {
+		int p = dup_private(fd);
+		if (p >= 0)
+			stash_put(p, fd_get_hint(fd));
+	}
 	drop_fd(fd, "close");
 	gate_leave(&g);
 	ERRNO_RESTORE;
@@ -1048,6 +1147,10 @@ void copy_fd_duped(int oldfd, int newfd)
 		} else if (ent == FD_PLAIN || ent == FD_REG || ent == FD_REG_DONE) {
 			fd_put(newfd, ent);
 			fd_hint(newfd, fd_get_hint(oldfd));
+			if (ent != FD_PLAIN) {
+				fd_set_size(newfd, __atomic_load_n(&fdsize[oldfd], __ATOMIC_RELAXED));
+				fd_count_read(newfd, __atomic_load_n(&fdread[oldfd], __ATOMIC_RELAXED));
+			}
 		}
 	}
 	gate_leave(&g);
@@ -1065,6 +1168,8 @@ bool copy_fd_is_private(int fd)
 {
 	if (fd < priv_fd_base || !__atomic_load_n(&privs_open, __ATOMIC_RELAXED))
 		return false;
+	if (__atomic_load_n(&stash.fd, __ATOMIC_RELAXED) == fd)
+		return true;
 	bool found = false;
 	struct gate_ctx g;
 	gate_enter(&g);
@@ -1086,6 +1191,11 @@ void copy_fd_make_room(int fd)
 	ERRNO_SAVE;
 	struct gate_ctx g;
 	gate_enter(&g);
+	if (__atomic_load_n(&stash.fd, __ATOMIC_RELAXED) == fd) {
+		int s = stash_take(NULL);
+		if (s >= 0)
+			close_private(s);
+	}
 	FOR_EACH_COPY(c) {
 		pthread_mutex_lock(&c->lock);
 		if (is_private_locked(c, fd)) {
@@ -1117,6 +1227,9 @@ void copy_fds_closing_range(unsigned first, unsigned last)
 	if (__atomic_load_n(&privs_open, __ATOMIC_RELAXED)) {
 		struct gate_ctx g;
 		gate_enter(&g);
+		int s = __atomic_load_n(&stash.fd, __ATOMIC_RELAXED);
+		if (s >= 0 && (unsigned)s >= first && (unsigned)s <= last && (s = stash_take(NULL)) >= 0)
+			close_private(s);
 		FOR_EACH_COPY(c) {
 			pthread_mutex_lock(&c->lock);
 			if ((c->dpriv >= 0 && (unsigned)c->dpriv >= first && (unsigned)c->dpriv <= last) ||

@@ -14,6 +14,8 @@
 
 uintptr_t *fdtab;
 const void **fdhint;
+long long *fdread;
+long long *fdsize;
 unsigned fdtab_size;
 int fdtab_top = -1;
 
@@ -28,10 +30,12 @@ void fdtab_init(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max == RLIM_INFINITY)
 		n = FDTAB_MAX;
 	size_t bytes = (size_t)n * sizeof(uintptr_t);
-	void *t = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *t = mmap(NULL, 4 * bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (t == MAP_FAILED)
 		return;
 	fdtab = t;
 	fdhint = (const void **)((char *)t + bytes);
+	fdread = (long long *)((char *)t + 2 * bytes);
+	fdsize = (long long *)((char *)t + 3 * bytes);
 	__atomic_store_n(&fdtab_size, n, __ATOMIC_RELEASE);
 }

@@ -30,6 +30,8 @@ struct copy;
 
 extern uintptr_t *fdtab;           /* fd -> state or tagged struct copy * */
 extern const void **fdhint;        /* fd -> buffer of its last read (source hint) */
+extern long long *fdread;          /* fd -> bytes read by read()/readv() since classified */
+extern long long *fdsize;          /* fd -> size when classified as a regular file */
 extern unsigned fdtab_size;        /* 0 while disabled: every fd is FD_PLAIN */
 extern int fdtab_top;              /* no fd above this has ever had an entry */
 
@@ -78,6 +80,30 @@ static inline void fd_hint(int fd, const void *buf)
 {
 	if ((unsigned)fd < fdtab_size)
 		__atomic_store_n(&fdhint[fd], buf, __ATOMIC_RELAXED);
+}
+
+/* Counts bytes a sequential read returned, for "was this file read whole". */
+static inline void fd_count_read(int fd, long long n)
+{
+	if ((unsigned)fd < fdtab_size)
+		__atomic_add_fetch(&fdread[fd], n, __ATOMIC_RELAXED);
+}
+
+static inline void fd_set_size(int fd, long long size)
+{
+	if ((unsigned)fd < fdtab_size) {
+		__atomic_store_n(&fdsize[fd], size, __ATOMIC_RELAXED);
+		__atomic_store_n(&fdread[fd], 0, __ATOMIC_RELAXED);
+	}
+}
+
+/* The fd was read from start to end (at least its classified size). */
+static inline int fd_read_whole(int fd, long long min)
+{
+	if ((unsigned)fd >= fdtab_size)
+		return 0;
+	long long size = __atomic_load_n(&fdsize[fd], __ATOMIC_RELAXED);
+	return size > 0 && size >= min && __atomic_load_n(&fdread[fd], __ATOMIC_RELAXED) >= size;
 }
 
 static inline const void *fd_get_hint(int fd)

@@ -34,6 +34,17 @@ static inline size_t read_hook(int fd, void *buf, size_t n, off_t off)
 	return copy_read_limit(fd, e, n, off, buf);
 }
 
+/* After a sequential read: count what a regular file returned. */
+static inline ssize_t read_done(int fd, ssize_t r)
+{
+	if (r > 0) {
+		uintptr_t e = fd_get(fd);
+		if (e == FD_REG || e == FD_REG_DONE)
+			fd_count_read(fd, r);
+	}
+	return r;
+}
+
 /* Offers a write to the copy module; true when it answered the call. */
 static inline bool write_hook(int fd, const struct iovec *iov, int cnt, off_t off, ssize_t *ret)
 {
@@ -53,7 +64,7 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 	size_t m = read_hook(fd, buf, n, -1);
 	if (m == 0 && n)
 		return 0;
-	return real.read(fd, buf, m);
+	return read_done(fd, real.read(fd, buf, m));
 }
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
@@ -64,7 +75,7 @@ SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 	size_t m = read_hook(fd, buf, n, -1);
 	if (m == 0 && n)
 		return 0;
-	return real.__read_chk(fd, buf, m, buflen);
+	return read_done(fd, real.__read_chk(fd, buf, m, buflen));
 }
 
 SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
@@ -122,7 +133,7 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
 	ENSURE_INIT();
 	VREAD(real.readv(fd, iov, cnt), fd, iov, cnt, -1);
-	return real.readv(fd, iov, cnt);
+	return read_done(fd, real.readv(fd, iov, cnt));
 }
 
 SHIM_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)

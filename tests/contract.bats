@@ -157,7 +157,9 @@ mk_longer() {
 @test "a busy interval timer (no SA_RESTART) during copies changes nothing" {
 	on_clone_fs timer=1000 open=w copy=4k close
 	on_clone_fs timer=1000 open=rw copy=64k:3 fstat read=10 copy=512 close
-	on_clone_fs timer=1000 open=w sendfile=1m close
+	# Not sendfile: between regular files it goes through splice, which
+	# returns short counts when a signal is pending, so even two plain runs
+	# differ in their call counts.
 }
 
 @test "errno and return values: writes after close, to a closed dup" {
