@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 struct statx;
+struct file_handle;
+struct utimbuf;
 
 struct real_fns {
 #define SYM(name, ret, params) ret(*name) params;

@@ -78,6 +78,12 @@ SHIM_EXPORT int creat(const char *path, mode_t mode)
 	return opened(real.creat(path, mode), O_WRONLY | O_CREAT | O_TRUNC);
 }
 
+SHIM_EXPORT int open_by_handle_at(int mountfd, struct file_handle *h, int flags)
+{
+	ENSURE_INIT();
+	return opened(real.open_by_handle_at(mountfd, h, flags), flags);
+}
+
 SHIM_EXPORT int close(int fd)
 {
 	ENSURE_INIT();

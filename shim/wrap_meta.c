@@ -16,6 +16,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <utime.h>
 #include <unistd.h>
 
 #include "copy.h"
@@ -177,6 +179,73 @@ SHIM_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[
 		copy_settle_path(dirfd, path, flags, "utimensat");
 	return real.utimensat(dirfd, path, ts, flags);
 }
+
+/* The stat ABI of binaries built before glibc 2.33. */
+SHIM_EXPORT int __fxstat(int ver, int fd, struct stat *st)
+{
+	ENSURE_INIT();
+	int r = real.__fxstat(ver, fd, st);
+	if (r == 0 && unlikely(any_copy()))
+		copy_fix_stat(fd, st);
+	return r;
+}
+
+SHIM_EXPORT int __xstat(int ver, const char *path, struct stat *st)
+{
+	ENSURE_INIT();
+	int r = real.__xstat(ver, path, st);
+	if (r == 0 && unlikely(any_copy()))
+		copy_fix_stat(-1, st);
+	return r;
+}
+
+SHIM_EXPORT int __lxstat(int ver, const char *path, struct stat *st)
+{
+	ENSURE_INIT();
+	int r = real.__lxstat(ver, path, st);
+	if (r == 0 && unlikely(any_copy()))
+		copy_fix_stat(-1, st);
+	return r;
+}
+
+SHIM_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
+{
+	ENSURE_INIT();
+	int r = real.__fxstatat(ver, dirfd, path, st, flags);
+	if (r == 0 && unlikely(any_copy()))
+		copy_fix_stat((flags & AT_EMPTY_PATH) && path && !*path ? dirfd : -1, st);
+	return r;
+}
+
+/*
+ * Metadata changes by path: one wrapper each, all alike. An armed
+ * destination is settled before the change, so that nothing we do later (a
+ * truncate stamps mtime and may clear setuid bits) can undo it.
+ */
+#define PATH_META(name, params, args, dirfd, path, flags)                 \
+	SHIM_EXPORT int name params                                        \
+	{                                                                  \
+		ENSURE_INIT();                                             \
+		if (unlikely(any_copy()))                                  \
+			copy_settle_path(dirfd, path, flags, #name);      \
+		return real.name args;                                     \
+	}
+
+PATH_META(chmod, (const char *p, mode_t m), (p, m), AT_FDCWD, p, 0)
+PATH_META(lchmod, (const char *p, mode_t m), (p, m), AT_FDCWD, p, AT_SYMLINK_NOFOLLOW)
+PATH_META(fchmodat, (int d, const char *p, mode_t m, int f), (d, p, m, f), d, p, f)
+PATH_META(chown, (const char *p, uid_t u, gid_t g), (p, u, g), AT_FDCWD, p, 0)
+PATH_META(lchown, (const char *p, uid_t u, gid_t g), (p, u, g), AT_FDCWD, p, AT_SYMLINK_NOFOLLOW)
+PATH_META(fchownat, (int d, const char *p, uid_t u, gid_t g, int f), (d, p, u, g, f), d, p, f)
+PATH_META(utime, (const char *p, const struct utimbuf *t), (p, t), AT_FDCWD, p, 0)
+PATH_META(utimes, (const char *p, const struct timeval t[2]), (p, t), AT_FDCWD, p, 0)
+PATH_META(lutimes, (const char *p, const struct timeval t[2]), (p, t), AT_FDCWD, p, AT_SYMLINK_NOFOLLOW)
+PATH_META(futimesat, (int d, const char *p, const struct timeval t[2]), (d, p, t), d, p ? p : "", p ? 0 : AT_EMPTY_PATH)
+PATH_META(setxattr, (const char *p, const char *n, const void *v, size_t s, int f), (p, n, v, s, f), AT_FDCWD, p, 0)
+PATH_META(lsetxattr, (const char *p, const char *n, const void *v, size_t s, int f), (p, n, v, s, f), AT_FDCWD, p,
+	  AT_SYMLINK_NOFOLLOW)
+PATH_META(removexattr, (const char *p, const char *n), (p, n), AT_FDCWD, p, 0)
+PATH_META(lremovexattr, (const char *p, const char *n), (p, n), AT_FDCWD, p, AT_SYMLINK_NOFOLLOW)
 
 SHIM_EXPORT int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)
 {

@@ -57,6 +57,14 @@ SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 	return real.fexecve(fd, argv, envp);
 }
 
+SHIM_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+{
+	before_exec();
+	if (!real.execveat)
+		return (int)SYS(SYS_execveat, dirfd, path, argv, envp, flags);
+	return real.execveat(dirfd, path, argv, envp, flags);
+}
+
 /* execl*: gather the variadic arguments into an argv on the stack. */
 #define GATHER_ARGV(arg0, last, argv)                         \
 	do {                                                  \
