@@ -48,7 +48,11 @@ $(B)/tests/%: tests/progs/%.c tests/progs/common.h | $(B)
 	@mkdir -p $(B)/tests
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -pthread -o $@ $<
 
-test-progs: $(TEST_PROGS)
+$(B)/tests/early.so: tests/progs/early.c tests/progs/common.h | $(B)
+	@mkdir -p $(B)/tests
+	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -pthread -shared -fPIC -o $@ $<
+
+test-progs: $(filter-out $(B)/tests/early,$(TEST_PROGS)) $(B)/tests/early.so
 
 test: all test-progs
 	tests/run.sh

@@ -1072,12 +1072,15 @@ void copy_fd_closing(int fd)
 	ERRNO_SAVE;
 	struct gate_ctx g;
 	gate_enter(&g);
-	if (whole && (int)SYS(SYS_getpid) == shim_pid && !verifies_a_copy(fd)) {
-		int p = dup_private(fd);
-		if (p >= 0)
-			stash_put(p, fd_get_hint(fd));
+	/* A vfork child shares our memory: its closes are not the parent's. */
+	if ((int)SYS(SYS_getpid) == shim_pid) {
+		if (whole && !verifies_a_copy(fd)) {
+			int p = dup_private(fd);
+			if (p >= 0)
+				stash_put(p, fd_get_hint(fd));
+		}
+		drop_fd(fd, "close");
 	}
-	drop_fd(fd, "close");
 	gate_leave(&g);
 	ERRNO_RESTORE;
 }
@@ -1220,6 +1223,8 @@ void copy_fd_make_room(int fd)
 void copy_fds_closing_range(unsigned first, unsigned last)
 {
 	int top = __atomic_load_n(&fdtab_top, __ATOMIC_RELAXED);
+	if ((int)SYS(SYS_getpid) != shim_pid)
+		return;  /* a vfork child (posix_spawn's close_range) */
 	ERRNO_SAVE;
 	for (unsigned fd = first; fd <= last && (int)fd <= top && fd < fdtab_size; fd++)
 		if (fd_get((int)fd) != FD_UNKNOWN || fd_get_hint((int)fd))

@@ -71,6 +71,8 @@ SHIM_EXPORT long syscall(long n, ...)
 	case SYS_ioctl: return ioctl((int)a, (unsigned long)b, c);
 	case SYS_mmap: return (long)mmap((void *)a, (size_t)b, (int)c, (int)d, (int)e, (off_t)f);
 	case SYS_execve: return execve((const char *)a, (char *const *)b, (char *const *)c);
+	case SYS_execveat:
+		return execveat((int)a, (const char *)b, (char *const *)c, (char *const *)d, (int)e);
 	case SYS_exit_group: _exit((int)a);
 #ifdef SYS_open
 	case SYS_open: return open((const char *)a, (int)b, (mode_t)c);

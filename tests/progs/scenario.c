@@ -37,11 +37,24 @@
  *   writer=MS                         a child keeps rewriting SRC for MS ms
  *   timer=US        SIGALRM every US microseconds, handler without SA_RESTART
  *   shadow=FILE     from now on, every write to D is also made to FILE
- *   exec | _exit | exit | return      end the program that way
+ *   vfork=exec|exit|close             vfork child does that
+ *   xfork=close|exit                  _Fork() child (no atfork handlers)
+ *   spawn           posix_spawn /bin/true, file actions dup2 D to 1, close D
+ *   system | popen  run /bin/true through the shell
+ *   closefrom=FD | closerange=FD      close everything from FD up
+ *   fclose          fdopen(D) and fclose it (libc closes D behind the shim)
+ *   reuse=PATH      fopen PATH for writing (libc may reuse D's number),
+ *                   write 100 bytes to its fd with write(), keep it open
+ *   dup2over        dup2 a /dev/null fd over D
+ *   sigio=US        SIGALRM every US us; the handler writes 1 byte to a log
+ *                   file (DST.log) and preads 1 byte of S
+ *   exec=execv|execvp|execve|execl|execlp|execle|fexecve|execveat
+ *   exec | _exit | _Exit | quick_exit | exit | return   end the program
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/time.h>
@@ -65,6 +78,45 @@ static void on_alarm(int sig)
 {
 	(void)sig;
 	alarms++;
+}
+
+static int sig_log = -1;
+
+/* A handler doing I/O in the middle of the copy's calls. */
+static void on_alarm_io(int sig)
+{
+	(void)sig;
+	int e = errno;
+	char c;
+	if (pread(S, &c, 1, 0) == 1 && write(sig_log, &c, 1) == 1)
+		alarms++;
+	errno = e;
+}
+
+extern char **environ;
+
+static void exec_kind(const char *kind)
+{
+	char *const argv[] = { "true", NULL };
+	fflush(stdout);
+	if (!strcmp(kind, "execv"))
+		execv("/bin/true", argv);
+	else if (!strcmp(kind, "execvp"))
+		execvp("true", argv);
+	else if (!strcmp(kind, "execve"))
+		execve("/bin/true", argv, environ);
+	else if (!strcmp(kind, "execl"))
+		execl("/bin/true", "true", (char *)NULL);
+	else if (!strcmp(kind, "execlp"))
+		execlp("true", "true", (char *)NULL);
+	else if (!strcmp(kind, "execle"))
+		execle("/bin/true", "true", (char *)NULL, environ);
+	else if (!strcmp(kind, "fexecve")) {
+		int fd = open("/bin/true", O_RDONLY | O_CLOEXEC);
+		fexecve(fd, argv, environ);
+	} else if (!strcmp(kind, "execveat"))
+		syscall(SYS_execveat, AT_FDCWD, "/bin/true", argv, environ, 0);
+	die("exec %s failed: %s", kind, strerror(errno));
 }
 
 static void say(const char *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -102,6 +154,24 @@ static void parse_chunk(const char *arg, size_t *chunk, long *count)
 		*count = (long)num(colon + 1);
 	}
 	*chunk = (size_t)num(buf);
+}
+
+/* Apart from main, so vfork cannot clobber main's locals. */
+static __attribute__((noinline)) void vfork_op(const char *op, const char *what)
+{
+	fflush(stdout);
+	int exec = !strcmp(what, "exec"), cl = !strcmp(what, "close");
+	pid_t pid = vfork();
+	if (pid == 0) {
+		if (exec)
+			execl("/bin/true", "true", (char *)NULL);
+		else if (cl)
+			close(D);
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	say(op, "status=%d dpos=%lld", WEXITSTATUS(st), (long long)dpos());
 }
 
 enum style { RW, PRW, VRW, PVRW, XRW };
@@ -571,9 +641,79 @@ int main(int argc, char **argv)
 			if (shadow < 0)
 				die("shadow %s: %s", arg, strerror(errno));
 		} else if (!strcmp(op, "exec")) {
+			exec_kind(*arg ? arg : "execl");
+		} else if (!strcmp(op, "vfork")) {
+			vfork_op(o, arg);
+		} else if (!strcmp(op, "xfork")) {
 			fflush(stdout);
-			execl("/bin/true", "true", (char *)NULL);
-			die("exec failed");
+			pid_t pid = _Fork();
+			if (pid == 0) {
+				if (!strcmp(arg, "close"))
+					close(D);
+				else
+					exit(0);
+				_exit(0);
+			}
+			int st;
+			waitpid(pid, &st, 0);
+			say(o, "status=%d dpos=%lld", WEXITSTATUS(st), (long long)dpos());
+		} else if (!strcmp(op, "spawn")) {
+			posix_spawn_file_actions_t fa;
+			posix_spawn_file_actions_init(&fa);
+			posix_spawn_file_actions_adddup2(&fa, D, 1);
+			posix_spawn_file_actions_addclose(&fa, D);
+			char *const sargv[] = { "true", NULL };
+			pid_t pid;
+			int r = posix_spawn(&pid, "/bin/true", &fa, NULL, sargv, environ);
+			int st = 0;
+			if (r == 0)
+				waitpid(pid, &st, 0);
+			posix_spawn_file_actions_destroy(&fa);
+			say(o, "%d status=%d dpos=%lld", r, WEXITSTATUS(st), (long long)dpos());
+		} else if (!strcmp(op, "system")) {
+			fflush(stdout);
+			say(o, "%d", system("true"));
+		} else if (!strcmp(op, "popen")) {
+			fflush(stdout);
+			FILE *p = popen("true", "r");
+			say(o, "%d", p ? pclose(p) : -1);
+		} else if (!strcmp(op, "closefrom")) {
+			closefrom((int)num(arg));
+			say(o, "done");
+		} else if (!strcmp(op, "closerange")) {
+			say(o, "%d", close_range((unsigned)num(arg), ~0u, 0));
+		} else if (!strcmp(op, "fclose")) {
+			FILE *f = fdopen(D, "w");
+			say(o, "%d", f ? fclose(f) : -1);
+		} else if (!strcmp(op, "reuse")) {
+			FILE *f = fopen(arg, "w");
+			int fd = f ? fileno(f) : -1;
+			char b[100];
+			memset(b, 'r', sizeof b);
+			ssize_t r = fd >= 0 ? write(fd, b, sizeof b) : -1;
+			say(o, "same-number=%d write=%zd", fd == D, r);
+			/* f stays open: later ops on D's number reach the reused file */
+		} else if (!strcmp(op, "dup2over")) {
+			int n = open("/dev/null", O_WRONLY);
+			int r = dup2(n, D);
+			close(n);
+			say(o, "%d", r == D);
+		} else if (!strcmp(op, "sigio")) {
+			char p[4096];
+			snprintf(p, sizeof p, "%s.log", dst_path);
+			sig_log = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			struct sigaction sa = { .sa_handler = on_alarm_io };
+			sigaction(SIGALRM, &sa, NULL);
+			long us = (long)num(arg);
+			struct itimerval it = { { 0, us }, { 0, us } };
+			setitimer(ITIMER_REAL, &it, NULL);
+			say(o, "armed");
+		} else if (!strcmp(op, "_Exit")) {
+			fflush(stdout);
+			_Exit(0);
+		} else if (!strcmp(op, "quick_exit")) {
+			fflush(stdout);
+			quick_exit(0);
 		} else if (!strcmp(op, "_exit")) {
 			fflush(stdout);
 			_exit(0);

@@ -1,0 +1,161 @@
+#!/usr/bin/env bats
+# Robust in any process: threads, signals, every way a process forks, execs
+# or ends, and fds closed or replaced behind the shim's back. Each scenario
+# runs plain and under the shim (differential) on XFS and btrfs.
+
+load helpers
+
+SZ=$((5 * 1024 * 1024 + 1234))
+
+on_clone_fs() {
+	local fs
+	for fs in $(clone_filesystems); do
+		local d; d=$(testdir "$fs")
+		mksrc "$d/src" $SZ
+		differential "$d" "$d/src" "$@" || { echo "on $fs"; return 1; }
+	done
+}
+
+@test "8 threads copying at once: every copy exact and cloned" {
+	local fs
+	for fs in $(clone_filesystems); do
+		local d; d=$(testdir "$fs")
+		mksrc "$d/src" $SZ
+		under_shim "$SHIM_PROGS/mtcopy" 8 64k "$d/src" "$d/dst"
+		[ "$clones" -eq 8 ]
+		for i in 0 1 2 3 4 5 6 7; do
+			cmp "$d/src" "$d/dst.$i"
+			[ "$(shared_bytes "$d/dst.$i")" -eq $SZ ]
+		done
+	done
+}
+
+@test "init from another library's constructor, on a non-main thread, in either order" {
+	need_fs T_XFS
+	local d; d=$(testdir "$T_XFS")
+	mksrc "$d/src" $SZ
+	local early=$SHIM_PROGS/early.so
+	EARLY_SRC=$d/src EARLY_DST=$d/a under_shim env LD_PRELOAD="$SHIM_LIB:$early" true
+	[ "$clones" -eq 1 ]
+	cmp "$d/src" "$d/a"
+	EARLY_SRC=$d/src EARLY_DST=$d/b under_shim env LD_PRELOAD="$early:$SHIM_LIB" true
+	[ "$clones" -eq 1 ]
+	cmp "$d/src" "$d/b"
+}
+
+@test "a signal handler doing read/write during a copy: no deadlock, no lost byte" {
+	export SHIM_NO_STRACE=1
+	on_clone_fs sigio=500 open=w copy=4k close
+	on_clone_fs sigio=500 open=rw copy=512 fstat close
+	local fs
+	for fs in $(clone_filesystems); do
+		local d; d=$(testdir "$fs")
+		mksrc "$d/src" $SZ
+		REFLINK_SHIM_LOG=$d/log under_shim "$scenario" "$d/src" "$d/dst" sigio=200 open=w copy=512 close >/dev/null
+		cmp "$d/src" "$d/dst"
+		[ -s "$d/dst.log" ]
+		grep -q "clone fd=" "$d/log"   # it did clone, with the handler firing
+	done
+}
+
+@test "vfork children (exec, _exit, close) never act on the parent's copy" {
+	on_clone_fs open=w copy=64k:2 vfork=close copy=64k close
+	on_clone_fs open=w copy=64k:2 vfork=exec copy=64k close
+	on_clone_fs open=w copy=64k:2 vfork=exit copy=64k close
+	[ "$clones" -eq 1 ]
+}
+
+@test "_Fork children (no atfork handlers) never act on the parent's copy" {
+	on_clone_fs open=w copy=64k:2 xfork=close copy=64k close
+	on_clone_fs open=w copy=64k:2 xfork=exit copy=64k:1 close
+}
+
+@test "posix_spawn with file actions on D, system() and popen() mid-copy" {
+	on_clone_fs open=w copy=64k:2 spawn copy=64k close
+	on_clone_fs open=w copy=64k:2 system popen copy=64k close
+}
+
+@test "every exec form with a copy half done" {
+	local kind
+	for kind in execv execvp execve execl execlp execle fexecve execveat; do
+		on_clone_fs open=w copy=64k:3 exec=$kind
+	done
+}
+
+@test "_Exit and quick_exit with a copy half done" {
+	on_clone_fs open=w copy=64k:3 _Exit
+	on_clone_fs open=w copy=64k:3 quick_exit
+}
+
+@test "D closed behind the shim's back: fclose, syscall(SYS_close), closefrom, close_range" {
+	on_clone_fs open=w copy=64k:2 fclose
+	on_clone_fs open=w copy=64k:2 closeraw
+	on_clone_fs open=w copy=64k:2 closefrom=3
+	on_clone_fs open=w copy=64k:2 closerange=3
+}
+
+@test "a stale entry never causes a wrong clone or truncate: D's number reused by stdio" {
+	local fs
+	for fs in $(clone_filesystems); do
+		local d; d=$(testdir "$fs")
+		mksrc "$d/src" $SZ
+		"$scenario" "$d/src" "$d/plain" open=w copy=64k:2 fclose reuse="$d/reused.plain" copy=64k:1 \
+			> "$d/out.plain"
+		under_shim "$scenario" "$d/src" "$d/shim" open=w copy=64k:2 fclose reuse="$d/reused.shim" copy=64k:1 \
+			> "$d/out.shim"
+		diff <(sed 's/reused\.plain/R/' "$d/out.plain") <(sed 's/reused\.shim/R/' "$d/out.shim")
+		grep -q "same-number=1" "$d/out.shim"
+		same_file "$d/plain" "$d/shim"
+		same_file "$d/reused.plain" "$d/reused.shim"
+		[ "$(stat -c %s "$d/shim")" -eq 131072 ]
+	done
+}
+
+@test "dup2 over D, and dup3, replace it without losing what was written" {
+	on_clone_fs open=w copy=64k:2 dup2over copy=64k:1
+	on_clone_fs open=w copy=64k:2 dup dup2over close copy=64k close
+}
+
+@test "Node's copyFileSync and writeFileSync(readFileSync) clone" {
+	need_cmd node
+	local fs
+	for fs in $(clone_filesystems); do
+		local d; d=$(testdir "$fs")
+		mksrc "$d/S" $SZ
+		under_shim node -e 'require("fs").copyFileSync(process.argv[1], process.argv[2])' "$d/S" "$d/a"
+		[ "$clones" -eq 1 ]
+		cmp "$d/S" "$d/a"
+		under_shim node -e 'const fs = require("fs"); fs.writeFileSync(process.argv[2], fs.readFileSync(process.argv[1]))' "$d/S" "$d/b"
+		[ "$clones" -eq 1 ]
+		cmp "$d/S" "$d/b"
+		[ "$(shared_bytes "$d/b")" -eq $SZ ]
+	done
+}
+
+@test "Python's open(d,'wb').write(open(s,'rb').read()) clones" {
+	need_cmd python3
+	local fs
+	for fs in $(clone_filesystems); do
+		local d; d=$(testdir "$fs")
+		mksrc "$d/S" $SZ
+		under_shim python3 -c 'import sys; open(sys.argv[2], "wb").write(open(sys.argv[1], "rb").read())' "$d/S" "$d/D"
+		[ "$clones" -eq 1 ]
+		cmp "$d/S" "$d/D"
+	done
+}
+
+@test "a file read whole and closed, then not copied, leaves no fd behind" {
+	need_fs T_XFS
+	need_cmd python3
+	local d; d=$(testdir "$T_XFS")
+	mksrc "$d/S" $SZ
+	run env LD_PRELOAD="$SHIM_LIB" python3 -c '
+import os, sys
+before = len(os.listdir("/proc/self/fd"))
+data = open(sys.argv[1], "rb").read()
+with open(sys.argv[2], "wb") as f:
+    f.write(b"not a copy")
+print(len(os.listdir("/proc/self/fd")) - before)' "$d/S" "$d/other"
+	[ "$status" -eq 0 ]
+	[ "$output" = 0 ]
+}
