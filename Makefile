@@ -52,7 +52,12 @@ $(B)/tests/early.so: tests/progs/early.c tests/progs/common.h | $(B)
 	@mkdir -p $(B)/tests
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -pthread -shared -fPIC -o $@ $<
 
-test-progs: $(filter-out $(B)/tests/early,$(TEST_PROGS)) $(B)/tests/early.so
+$(B)/tests/faults.so: tests/progs/faults.c tests/progs/common.h | $(B)
+	@mkdir -p $(B)/tests
+	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -shared -fPIC -o $@ $< -ldl
+
+TEST_SOS := $(B)/tests/early.so $(B)/tests/faults.so
+test-progs: $(filter-out $(TEST_SOS:.so=),$(TEST_PROGS)) $(TEST_SOS)
 
 test: all test-progs
 	tests/run.sh

@@ -220,8 +220,12 @@ static void copy_loop(const char *op, const char *arg, enum style st)
 		} else {
 			w = write(D, buf, (size_t)r);
 		}
-		if (w != r)
-			die("%s: write returned %zd of %zd: %s", op, w, r, strerror(errno));
+		if (w != r) {
+			say(op, "write returned %zd of %zd (%s) after bytes=%lld", w, r, w < 0 ? strerror(errno) : "",
+			    total);
+			free(buf);
+			return;
+		}
 		mirror(buf, w, at);
 		if (st == PRW || st == PVRW) {
 			spos_explicit += r;

@@ -1,0 +1,79 @@
+/*
+ * faults.so — fault injection for the shim's own calls. Preloaded after the
+ * shim (LD_PRELOAD=libreflink-shim.so:faults.so), it is what the shim
+ * resolves as the "real" ioctl and pread, so it can make them fail:
+ *
+ *   FAULT_CLONE=EIO|ENOSPC|...   FICLONE/FICLONERANGE fail with that errno
+ *                                (the kernel is not called)
+ *   FAULT_PREAD=short|eio|eof|eintr
+ *                                every pread returns half, fails with EIO,
+ *                                returns 0, or fails with EINTR every other call
+ *   FAULT_PREAD_AFTER=N          ... but only from the (N+1)th pread on
+ *
+ * The test programs copy with read/write, so every pread is the shim's.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <linux/fs.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static int errno_of(const char *name)
+{
+	static const struct { const char *n; int e; } t[] = {
+		{ "EOPNOTSUPP", EOPNOTSUPP }, { "EXDEV", EXDEV }, { "EINVAL", EINVAL },
+		{ "ENOSPC", ENOSPC }, { "EIO", EIO }, { "EINTR", EINTR }, { "ETXTBSY", ETXTBSY },
+		{ "EPERM", EPERM }, { "EBADF", EBADF }, { "EDQUOT", EDQUOT }, { "ENOMEM", ENOMEM },
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (!strcmp(name, t[i].n))
+			return t[i].e;
+	die("faults.so: unknown errno %s", name);
+}
+
+int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	const char *f = getenv("FAULT_CLONE");
+	if (f && (req == FICLONE || req == FICLONERANGE)) {
+		errno = errno_of(f);
+		return -1;
+	}
+	static int (*next)(int, unsigned long, ...);
+	if (!next)
+		next = (int (*)(int, unsigned long, ...))dlsym(RTLD_NEXT, "ioctl");
+	return next(fd, req, arg);
+}
+
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	static ssize_t (*next)(int, void *, size_t, off_t);
+	static int calls;
+	if (!next)
+		next = (ssize_t (*)(int, void *, size_t, off_t))dlsym(RTLD_NEXT, "pread");
+	const char *f = getenv("FAULT_PREAD");
+	static int seen;
+	const char *after = getenv("FAULT_PREAD_AFTER");
+	if (after && __atomic_fetch_add(&seen, 1, __ATOMIC_RELAXED) < atoi(after))
+		f = NULL;
+	if (f && !strcmp(f, "eio")) {
+		errno = EIO;
+		return -1;
+	}
+	if (f && !strcmp(f, "eof"))
+		return 0;
+	if (f && !strcmp(f, "eintr") && (__atomic_fetch_add(&calls, 1, __ATOMIC_RELAXED) & 1)) {
+		errno = EINTR;
+		return -1;
+	}
+	if (f && !strcmp(f, "short") && n > 1)
+		n /= 2;
+	return next(fd, buf, n, off);
+}
+__attribute__((alias("pread"))) ssize_t pread64(int, void *, size_t, off_t);
