@@ -42,6 +42,20 @@ $(B)/examples/%: examples/%.c | $(B)
 	@mkdir -p $(B)/examples
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $<
 
+# Alpine/musl containers: the same library built against musl, and a
+# musl-linked copier to test it with (tests/musl.bats).
+MUSL_CC ?= musl-gcc
+musl: $(B)/musl/libreflink-shim.so $(B)/musl/cp-rw
+
+$(B)/musl/libreflink-shim.so: $(LIB_SRCS) $(HDRS) $(B)/shim.map $(B)/aliases.flags
+	@mkdir -p $(B)/musl
+	$(MUSL_CC) $(CFLAGS) $(LIBFLAGS) -shared -o $@ $(LIB_SRCS) \
+		-Wl,--version-script=$(B)/shim.map $$(cat $(B)/aliases.flags)
+
+$(B)/musl/cp-rw: examples/cp-rw.c
+	@mkdir -p $(B)/musl
+	$(MUSL_CC) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $<
+
 # Test helper programs (scenario copiers, checkers).
 TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c))
 $(B)/tests/%: tests/progs/%.c tests/progs/common.h | $(B)
@@ -68,4 +82,4 @@ demo: all test-progs
 clean:
 	rm -rf $(B)
 
-.PHONY: all test test-progs demo clean
+.PHONY: all test test-progs demo clean musl

@@ -1,17 +1,16 @@
 /*
- * clone.c — FICLONE and the per-filesystem capability cache.
+ * clone.c — K_FICLONE and the per-filesystem capability cache.
  */
 #define _GNU_SOURCE
 #include "clone.h"
 
 #include <errno.h>
-#include <linux/fiemap.h>
-#include <linux/fs.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/vfs.h>
 
 #include "config.h"
+#include "kernel.h"
 #include "real.h"
 #include "shim.h"
 
@@ -108,7 +107,7 @@ bool clone_possible(int dfd, dev_t ddev, int sfd, dev_t sdev)
 enum clone_class clone_file(int dfd, int sfd, int *err)
 {
 	int saved = errno;
-	int rc = raw_ioctl(dfd, FICLONE, (void *)(long)sfd);
+	int rc = raw_ioctl(dfd, K_FICLONE, (void *)(long)sfd);
 	*err = rc ? errno : 0;
 	errno = saved;
 	if (rc == 0)
@@ -128,8 +127,8 @@ enum clone_class clone_file(int dfd, int sfd, int *err)
 bool clone_source_dense(int sfd, off_t size, long *extents)
 {
 	union {
-		struct fiemap fm;
-		char buf[sizeof(struct fiemap) + FIEMAP_BATCH * sizeof(struct fiemap_extent)];
+		struct k_fiemap fm;
+		char buf[sizeof(struct k_fiemap) + FIEMAP_BATCH * sizeof(struct k_fiemap_extent)];
 	} u;
 	off_t pos = 0;
 	long count = 0;
@@ -137,26 +136,26 @@ bool clone_source_dense(int sfd, off_t size, long *extents)
 	bool ok = true;
 	while (pos < size) {
 		memset(&u.fm, 0, sizeof(u.fm));
-		u.fm.fm_start = (__u64)pos;
-		u.fm.fm_length = (__u64)(size - pos);
+		u.fm.fm_start = (uint64_t)pos;
+		u.fm.fm_length = (uint64_t)(size - pos);
 		u.fm.fm_extent_count = FIEMAP_BATCH;
 		/* Flush first: XFS shows extents under writeback as unwritten. The
 		 * clone would flush the source anyway. */
-		u.fm.fm_flags = FIEMAP_FLAG_SYNC;
-		if (raw_ioctl(sfd, FS_IOC_FIEMAP, &u.fm) != 0 || u.fm.fm_mapped_extents == 0) {
+		u.fm.fm_flags = K_FIEMAP_FLAG_SYNC;
+		if (raw_ioctl(sfd, K_FS_IOC_FIEMAP, &u.fm) != 0 || u.fm.fm_mapped_extents == 0) {
 			ok = false;
 			break;
 		}
 		bool last = false;
 		for (unsigned i = 0; i < u.fm.fm_mapped_extents; i++) {
-			struct fiemap_extent *x = &u.fm.fm_extents[i];
-			if ((off_t)x->fe_logical > pos || (x->fe_flags & FIEMAP_EXTENT_UNWRITTEN)) {
+			struct k_fiemap_extent *x = &u.fm.fm_extents[i];
+			if ((off_t)x->fe_logical > pos || (x->fe_flags & K_FIEMAP_EXTENT_UNWRITTEN)) {
 				ok = false;  /* a hole, or preallocated space that reads as zeros */
 				break;
 			}
 			pos = (off_t)(x->fe_logical + x->fe_length);
 			count++;
-			if (x->fe_flags & FIEMAP_EXTENT_LAST)
+			if (x->fe_flags & K_FIEMAP_EXTENT_LAST)
 				last = true;
 			if (pos >= size)
 				break;

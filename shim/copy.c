@@ -41,6 +41,7 @@
 #include "config.h"
 #include "fdtab.h"
 #include "gate.h"
+#include "kernel.h"
 #include "real.h"
 #include "shim.h"
 #include "sys.h"
@@ -937,8 +938,8 @@ void copy_fix_statx(int fd, struct statx *stx)
 	dev_t dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
 	if ((stx->stx_mask & STATX_INO) && S_ISREG(stx->stx_mode) &&
 	    written_size(fd, dev, stx->stx_ino, &hi) && (off_t)stx->stx_size > hi) {
-		stx->stx_size = (__u64)hi;
-		__u64 b = ((__u64)hi + 511) / 512;
+		stx->stx_size = (uint64_t)hi;
+		uint64_t b = ((uint64_t)hi + 511) / 512;
 		if (stx->stx_blocks > b)
 			stx->stx_blocks = b;
 	}

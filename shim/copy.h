@@ -18,6 +18,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "kernel.h"
+
 /* Number of copies whose destination may hold more than was written. */
 extern int copies_active;
 

@@ -20,7 +20,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-struct statx;
+#include "kernel.h"
+
 struct file_handle;
 struct utimbuf;
 

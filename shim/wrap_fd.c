@@ -14,6 +14,7 @@
 #include "copy.h"
 #include "fdtab.h"
 #include "init.h"
+#include "kernel.h"
 #include "real.h"
 #include "shim.h"
 #include "sys.h"
@@ -100,7 +101,7 @@ SHIM_EXPORT int close(int fd)
 SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	ENSURE_INIT();
-	if (!(flags & CLOSE_RANGE_CLOEXEC))
+	if (!(flags & K_CLOSE_RANGE_CLOEXEC))
 		copy_fds_closing_range(first, last);
 	if (!real.close_range)
 		return (int)SYS(SYS_close_range, first, last, flags);

@@ -10,7 +10,6 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -23,6 +22,7 @@
 #include "copy.h"
 #include "fdtab.h"
 #include "init.h"
+#include "kernel.h"
 #include "real.h"
 #include "shim.h"
 #include "sys.h"
@@ -261,7 +261,7 @@ SHIM_EXPORT int fremovexattr(int fd, const char *name)
 	return real.fremovexattr(fd, name);
 }
 
-SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
+SHIM_EXPORT int ioctl(int fd, ioctl_req_t req, ...)
 {
 	ENSURE_INIT();
 	va_list ap;
@@ -272,10 +272,10 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 		return (int)SYS(SYS_ioctl, fd, req, arg);
 	settle_fd(fd, "ioctl");
 	/* Cloning from a destination would copy what the program has not written. */
-	if (req == FICLONE)
+	if (req == K_FICLONE)
 		settle_fd((int)(long)arg, "FICLONE from a destination");
-	else if (req == FICLONERANGE && arg)
-		settle_fd((int)((struct file_clone_range *)arg)->src_fd, "FICLONERANGE from a destination");
+	else if (req == K_FICLONERANGE && arg)
+		settle_fd((int)((struct k_clone_range *)arg)->src_fd, "FICLONERANGE from a destination");
 	return real.ioctl(fd, req, arg);
 }
 

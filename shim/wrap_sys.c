@@ -21,6 +21,7 @@
 
 #include "copy.h"
 #include "init.h"
+#include "kernel.h"
 #include "real.h"
 #include "shim.h"
 #include "sys.h"
@@ -68,7 +69,7 @@ SHIM_EXPORT long syscall(long n, ...)
 	case SYS_utimensat: return utimensat((int)a, (const char *)b, (const struct timespec *)c, (int)d);
 	case SYS_fsetxattr: return fsetxattr((int)a, (const char *)b, (const void *)c, (size_t)d, (int)e);
 	case SYS_fremovexattr: return fremovexattr((int)a, (const char *)b);
-	case SYS_ioctl: return ioctl((int)a, (unsigned long)b, c);
+	case SYS_ioctl: return ioctl((int)a, (ioctl_req_t)b, c);
 	case SYS_mmap: return (long)mmap((void *)a, (size_t)b, (int)c, (int)d, (int)e, (off_t)f);
 	case SYS_execve: return execve((const char *)a, (char *const *)b, (char *const *)c);
 	case SYS_execveat:

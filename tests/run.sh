@@ -25,6 +25,7 @@ if [ "$(id -u)" = 0 ]; then
 	have filefrag || need_pkgs+=(e2fsprogs)
 	have perl || need_pkgs+=(perl)
 	have python3 || need_pkgs+=(python3)
+	have musl-gcc || need_pkgs+=(musl-tools)
 fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && have apt-get; then
@@ -42,6 +43,10 @@ export SHIM_TOP=$top
 export SHIM_LIB=$top/build/libreflink-shim.so
 export SHIM_WRAPPER=$top/build/reflink-shim
 export SHIM_PROGS=$top/build/tests
+# The musl build, when musl-gcc is there (tests/musl.bats skips otherwise).
+if command -v musl-gcc >/dev/null 2>&1; then
+	make -s -C "$top" musl >/dev/null
+fi
 
 work=$(mktemp -d /tmp/reflink-shim-test.XXXXXX)
 mounts=()
