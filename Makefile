@@ -79,7 +79,22 @@ test: all test-progs
 demo: all test-progs
 	examples/demo.sh
 
+# Sanitizer builds of the library and the test programs, running the
+# scenario-based tests (slow: a few minutes each).
+SAN_TESTS := tests/copy.bats tests/contract.bats tests/lifecycle.bats tests/faults.bats tests/fallback.bats
+ASAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+check-asan:
+	$(MAKE) B=build/asan CFLAGS="-O1 -g $(ASAN)" all test-progs
+	SHIM_BUILD=build/asan SHIM_PRELOAD_FIRST=$$($(CC) -print-file-name=libasan.so) \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:verify_asan_link_order=0 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 tests/run.sh $(SAN_TESTS)
+
+check-tsan:
+	$(MAKE) B=build/tsan CFLAGS="-O1 -g -fsanitize=thread" all test-progs
+	SHIM_BUILD=build/tsan TSAN_OPTIONS=halt_on_error=1:report_signal_unsafe=0 \
+	tests/run.sh tests/copy.bats tests/lifecycle.bats
+
 clean:
 	rm -rf $(B)
 
-.PHONY: all test test-progs demo clean musl
+.PHONY: all test test-progs demo clean musl check-asan check-tsan

@@ -49,8 +49,13 @@ long long parse_size(const char *s)
 	return *p ? -1 : v;
 }
 
+extern char **environ;
+
 void config_init(void)
 {
+	cfg.pending = environ == NULL;
+	if (cfg.pending)
+		return;
 	const char *v = getenv("REFLINK_SHIM_DISABLE");
 	cfg.disabled = v && *v && strcmp(v, "0") != 0;
 	long long n = parse_size(getenv("REFLINK_SHIM_MIN_SIZE"));

@@ -12,10 +12,13 @@ struct shim_config {
 	off_t min_size;      /* REFLINK_SHIM_MIN_SIZE: smaller sources are copied */
 	long max_extents;    /* REFLINK_SHIM_MAX_EXTENTS: more fragmented sources are copied */
 	const char *log;     /* REFLINK_SHIM_LOG: file that receives one line per decision */
+	int pending;         /* read before libc set environ: read again later */
 };
 
 extern struct shim_config cfg;
 
+/* Reads the settings; if the environment is not set up yet (we were
+ * reached from a library initialised before libc), marks them pending. */
 void config_init(void);
 
 /*

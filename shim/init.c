@@ -58,6 +58,13 @@ void shim_init(void)
 __attribute__((constructor(101))) static void shim_ctor(void)
 {
 	shim_init();
+	if (cfg.pending) {
+		/* Initialised from an earlier library's constructor (ASan's, for
+		 * one) before libc set environ: the settings are readable now. */
+		config_init();
+		if (cfg.disabled)
+			__atomic_store_n(&fdtab_size, 0, __ATOMIC_RELEASE);
+	}
 }
 
 __attribute__((destructor(101))) static void shim_dtor(void)

@@ -39,10 +39,14 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 	fi
 fi
 
+# SHIM_BUILD selects another build (make check-asan/check-tsan use
+# build/asan, build/tsan); SHIM_PRELOAD_FIRST goes before the library in
+# LD_PRELOAD (a sanitizer runtime must be loaded first).
+build=$top/${SHIM_BUILD:-build}
 export SHIM_TOP=$top
-export SHIM_LIB=$top/build/libreflink-shim.so
-export SHIM_WRAPPER=$top/build/reflink-shim
-export SHIM_PROGS=$top/build/tests
+export SHIM_LIB=${SHIM_PRELOAD_FIRST:+$SHIM_PRELOAD_FIRST:}$build/libreflink-shim.so
+export SHIM_WRAPPER=$build/reflink-shim
+export SHIM_PROGS=$build/tests
 # The musl build, when musl-gcc is there (tests/musl.bats skips otherwise).
 if command -v musl-gcc >/dev/null 2>&1; then
 	make -s -C "$top" musl >/dev/null
