@@ -123,7 +123,9 @@ static struct copy *copy_alloc(void)
 		}
 		c->win = w;
 	}
-	c->active = c->ndest = c->nalias = c->touched = 0;
+	/* FOR_EACH_COPY reads `active` without the lock to skip idle records. */
+	__atomic_store_n(&c->active, 0, __ATOMIC_RELAXED);
+	c->ndest = c->nalias = c->touched = 0;
 	c->dpriv = c->sfd = -1;
 	c->spriv = 0;
 	c->hi = c->ssize = 0;
@@ -520,7 +522,7 @@ static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, c
 	c->dctime = dst.st_ctim;
 	c->owner = shim_pid;
 	c->hi = 0;
-	c->active = 1;
+	__atomic_store_n(&c->active, 1, __ATOMIC_RELAXED);
 	c->ndest = 1;
 	__atomic_add_fetch(&copies_active, 1, __ATOMIC_RELAXED);
 	shim_log("clone", fd, (long long)c->ssize, NULL);

@@ -22,10 +22,21 @@
 
 int shim_ready;
 static int init_state;  /* 0 not started, 1 running, 2 done */
+#ifdef SHIM_TSAN
+/* Set by our constructor: before it, the ThreadSanitizer runtime may still
+ * be initialising, and our instrumented code must not run. */
+static int ctor_started;
+#endif
 static __thread int init_thread;
 
 void shim_init(void)
 {
+#ifdef SHIM_TSAN
+	if (!__atomic_load_n(&ctor_started, __ATOMIC_ACQUIRE)) {
+		real_init();  /* uninstrumented: wrappers pass everything through */
+		return;
+	}
+#endif
 	int expected = 0;
 	if (!__atomic_compare_exchange_n(&init_state, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		if (init_thread)
@@ -57,6 +68,9 @@ void shim_init(void)
 
 __attribute__((constructor(101))) static void shim_ctor(void)
 {
+#ifdef SHIM_TSAN
+	__atomic_store_n(&ctor_started, 1, __ATOMIC_RELEASE);
+#endif
 	shim_init();
 	if (cfg.pending) {
 		/* Initialised from an earlier library's constructor (ASan's, for
