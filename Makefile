@@ -85,7 +85,7 @@ SAN_TESTS := tests/copy.bats tests/contract.bats tests/lifecycle.bats tests/faul
 ASAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 check-asan:
 	$(MAKE) B=build/asan CFLAGS="-O1 -g $(ASAN)" all test-progs
-	SHIM_BUILD=build/asan SHIM_PRELOAD_FIRST=$$($(CC) -print-file-name=libasan.so) \
+	SHIM_SANITIZER=1 SHIM_BUILD=build/asan SHIM_PRELOAD_FIRST=$$($(CC) -print-file-name=libasan.so) \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:verify_asan_link_order=0 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 tests/run.sh $(SAN_TESTS)
 
@@ -104,7 +104,7 @@ build/tsan/libreflink-shim.so: $(LIB_SRCS) $(HDRS) $(B)/shim.map $(B)/aliases.fl
 
 check-tsan: build/tsan/libreflink-shim.so
 	$(MAKE) B=build/tsan CFLAGS="-O1 -g -fsanitize=thread" test-progs build/tsan/reflink-shim
-	SHIM_BUILD=build/tsan TSAN_OPTIONS=halt_on_error=1:report_signal_unsafe=0 \
+	SHIM_SANITIZER=1 SHIM_TSAN=1 SHIM_BUILD=build/tsan TSAN_OPTIONS=halt_on_error=1:report_signal_unsafe=0 \
 	tests/run.sh tests/copy.bats tests/lifecycle.bats
 
 clean:

@@ -600,6 +600,8 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 			c->spriv = 1;  /* the copy owns it now */
 			stashed = -1;
 		}
+		if (stashed >= 0)
+			close_private(stashed);
 		*accepted = true;
 		return (uintptr_t)c;
 	}

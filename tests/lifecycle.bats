@@ -32,13 +32,14 @@ on_clone_fs() {
 
 @test "init from another library's constructor, on a non-main thread, in either order" {
 	need_fs T_XFS
+	[ "${SHIM_TSAN:-0}" = 1 ] && skip "the TSan build passes through calls made before its constructor"
 	local d; d=$(testdir "$T_XFS")
 	mksrc "$d/src" $SZ
 	local early=$SHIM_PROGS/early.so
-	EARLY_SRC=$d/src EARLY_DST=$d/a under_shim env LD_PRELOAD="$SHIM_LIB:$early" true
+	EARLY_SRC=$d/src EARLY_DST=$d/a under_shim env LD_PRELOAD="$SHIM_LIB:$early" "$scenario" "$d/src" "$d/x" return
 	[ "$clones" -eq 1 ]
 	cmp "$d/src" "$d/a"
-	EARLY_SRC=$d/src EARLY_DST=$d/b under_shim env LD_PRELOAD="$early:$SHIM_LIB" true
+	EARLY_SRC=$d/src EARLY_DST=$d/b under_shim env LD_PRELOAD="$early:$SHIM_LIB" "$scenario" "$d/src" "$d/x" return
 	[ "$clones" -eq 1 ]
 	cmp "$d/src" "$d/b"
 }

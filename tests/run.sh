@@ -26,6 +26,8 @@ if [ "$(id -u)" = 0 ]; then
 	have perl || need_pkgs+=(perl)
 	have python3 || need_pkgs+=(python3)
 	have musl-gcc || need_pkgs+=(musl-tools)
+	have fiu-run || need_pkgs+=(fiu-utils)
+	[ -f /usr/lib/x86_64-linux-gnu/libeatmydata.so ] || need_pkgs+=(eatmydata)
 fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && have apt-get; then
