@@ -107,7 +107,11 @@ check-tsan: build/tsan/libreflink-shim.so
 	SHIM_SANITIZER=1 SHIM_TSAN=1 SHIM_BUILD=build/tsan TSAN_OPTIONS=halt_on_error=1:report_signal_unsafe=0 \
 	tests/run.sh tests/copy.bats tests/lifecycle.bats
 
+# CPython's file-I/O test suites, plain and under the shim (slow, root).
+check-python: all
+	tests/thirdparty.sh
+
 clean:
 	rm -rf $(B)
 
-.PHONY: all test test-progs demo clean musl check-asan check-tsan
+.PHONY: all test test-progs demo clean musl check-asan check-tsan check-python

@@ -1029,7 +1029,7 @@ static void drop_fd(int fd, const char *why)
 		forget_fd(fd, ent, why);
 	else if (ent != FD_UNKNOWN)
 		fd_cas(fd, ent, FD_UNKNOWN);
-	fd_hint(fd, NULL);
+	fd_reset(fd);
 	if (!__atomic_load_n(&copies_active, __ATOMIC_RELAXED))
 		return;
 	FOR_EACH_COPY(c) {
@@ -1071,7 +1071,7 @@ void copy_fd_closing(int fd)
 	if (!whole && !fd_is_copy(ent) && !__atomic_load_n(&copies_active, __ATOMIC_RELAXED)) {
 		if (ent != FD_UNKNOWN)
 			fd_cas(fd, ent, FD_UNKNOWN);
-		fd_hint(fd, NULL);
+		fd_reset(fd);
 		return;
 	}
 	ERRNO_SAVE;
@@ -1079,7 +1079,9 @@ void copy_fd_closing(int fd)
 	gate_enter(&g);
 	/* A vfork child shares our memory: its closes are not the parent's. */
 	if ((int)SYS(SYS_getpid) == shim_pid) {
-		if (whole && !verifies_a_copy(fd)) {
+		/* Only a read-only description: a writable one kept open would make
+		 * exec of that file fail with ETXTBSY. */
+		if (whole && (real.fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY && !verifies_a_copy(fd)) {
 			int p = dup_private(fd);
 			if (p >= 0)
 				stash_put(p, fd_get_hint(fd));
@@ -1098,7 +1100,7 @@ void copy_fd_opened(int fd, int flags)
 	bool active = __atomic_load_n(&copies_active, __ATOMIC_RELAXED);
 	if (!fd_is_copy(ent) && !active) {
 		fd_put(fd, FD_UNKNOWN);
-		fd_hint(fd, NULL);
+		fd_reset(fd);
 		return;
 	}
 	ERRNO_SAVE;
@@ -1109,7 +1111,7 @@ void copy_fd_opened(int fd, int flags)
 		if (fd_is_copy(ent))
 			forget_fd(fd, ent, "descriptor reused behind our back");
 		fd_put(fd, FD_UNKNOWN);
-		fd_hint(fd, NULL);
+		fd_reset(fd);
 		struct stat st;
 		if (active && xfstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 			FOR_EACH_COPY(c) {

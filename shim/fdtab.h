@@ -14,6 +14,7 @@
 #ifndef SHIM_FDTAB_H
 #define SHIM_FDTAB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum {
@@ -87,6 +88,16 @@ static inline void fd_count_read(int fd, long long n)
 {
 	if ((unsigned)fd < fdtab_size)
 		__atomic_add_fetch(&fdread[fd], n, __ATOMIC_RELAXED);
+}
+
+/* Forgets everything about fd's past (a new file may get its number). */
+static inline void fd_reset(int fd)
+{
+	if ((unsigned)fd < fdtab_size) {
+		__atomic_store_n(&fdhint[fd], NULL, __ATOMIC_RELAXED);
+		__atomic_store_n(&fdsize[fd], 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&fdread[fd], 0, __ATOMIC_RELAXED);
+	}
 }
 
 static inline void fd_set_size(int fd, long long size)

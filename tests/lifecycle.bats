@@ -158,5 +158,28 @@ with open(sys.argv[2], "wb") as f:
     f.write(b"not a copy")
 print(len(os.listdir("/proc/self/fd")) - before)' "$d/S" "$d/other"
 	[ "$status" -eq 0 ]
-	[ "$output" = 0 ]
+	# <= 0: a file Python read whole at startup may have been held (one
+	# read-only fd) until this first write released it.
+	[ "$output" -le 0 ]
+}
+
+@test "a script written on the number of a file read whole can be executed (no ETXTBSY)" {
+	need_fs T_XFS
+	need_cmd python3
+	local d; d=$(testdir "$T_XFS")
+	run env LD_PRELOAD="$SHIM_LIB" python3 -c '
+import os, subprocess, sys
+d = sys.argv[1]
+with open(d + "/big", "wb") as f:
+    f.write(os.urandom(200000))
+for i in range(3):
+    data = open(d + "/big", "rb").read()        # read whole, closed
+    fd = os.open(d + "/script%d" % i, os.O_RDWR | os.O_CREAT, 0o700)
+    os.write(fd, b"#!/bin/sh\nexit 7\n")
+    os.close(fd)
+    print(subprocess.call([d + "/script%d" % i]))' "$d"
+	[ "$status" -eq 0 ]
+	[ "$output" = "7
+7
+7" ]
 }
