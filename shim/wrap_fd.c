@@ -24,6 +24,19 @@ static inline bool needs_mode(int flags)
 	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
 }
 
+/* The optional mode argument of open/openat, after parameter `last`. */
+#define OPEN_MODE(flags, last)                          \
+	({                                              \
+		mode_t m_ = 0;                          \
+		if (needs_mode(flags)) {                \
+			va_list ap_;                    \
+			va_start(ap_, last);            \
+			m_ = va_arg(ap_, mode_t);       \
+			va_end(ap_);                    \
+		}                                       \
+		m_;                                     \
+	})
+
 static int opened(int fd, int flags)
 {
 	if (fd >= 0)
@@ -34,13 +47,7 @@ static int opened(int fd, int flags)
 SHIM_EXPORT int open(const char *path, int flags, ...)
 {
 	ENSURE_INIT();
-	mode_t mode = 0;
-	if (needs_mode(flags)) {
-		va_list ap;
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
+	mode_t mode = OPEN_MODE(flags, flags);
 	if (unlikely(!real.open))
 		return (int)SYS(SYS_openat, AT_FDCWD, path, flags, mode);
 	return opened(real.open(path, flags, mode), flags);
@@ -55,13 +62,7 @@ SHIM_EXPORT int __open_2(const char *path, int flags)
 SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
 	ENSURE_INIT();
-	mode_t mode = 0;
-	if (needs_mode(flags)) {
-		va_list ap;
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
+	mode_t mode = OPEN_MODE(flags, flags);
 	if (unlikely(!real.openat))
 		return (int)SYS(SYS_openat, dirfd, path, flags, mode);
 	return opened(real.openat(dirfd, path, flags, mode), flags);

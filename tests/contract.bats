@@ -8,16 +8,6 @@ load helpers
 
 SZ=$((5 * 1024 * 1024 + 1234))
 
-# on_clone_fs OP...: the differential run on each reflink filesystem.
-on_clone_fs() {
-	local fs
-	for fs in $(clone_filesystems); do
-		local d; d=$(testdir "$fs")
-		mksrc "$d/src" $SZ
-		[ -n "${init:-}" ] && $init "$d"
-		differential "$d" "$d/src" "$@" || { echo "on $fs"; return 1; }
-	done
-}
 
 @test "a partial copy (head -c style) ends at exactly the size written" {
 	on_clone_fs open=w copy=64k:3 close

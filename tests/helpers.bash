@@ -117,6 +117,19 @@ differential() {
 	same_file "$dir/plain" "$dir/shim"
 }
 
+# on_clone_fs OP...: `differential` on each reflink filesystem, with a fresh
+# random source of $SZ bytes; $init, if set, is called with the test
+# directory first (to prepare plain.init).
+on_clone_fs() {
+	local fs
+	for fs in $(clone_filesystems); do
+		local d; d=$(testdir "$fs")
+		mksrc "$d/src" "$SZ"
+		[ -n "${init:-}" ] && $init "$d"
+		differential "$d" "$d/src" "$@" || { echo "on $fs"; return 1; }
+	done
+}
+
 # Filesystems that clone, for tests run on each of them.
 clone_filesystems() {
 	need_fs T_XFS T_BTRFS

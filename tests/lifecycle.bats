@@ -7,14 +7,6 @@ load helpers
 
 SZ=$((5 * 1024 * 1024 + 1234))
 
-on_clone_fs() {
-	local fs
-	for fs in $(clone_filesystems); do
-		local d; d=$(testdir "$fs")
-		mksrc "$d/src" $SZ
-		differential "$d" "$d/src" "$@" || { echo "on $fs"; return 1; }
-	done
-}
 
 @test "8 threads copying at once: every copy exact and cloned" {
 	local fs
