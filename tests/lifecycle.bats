@@ -109,34 +109,6 @@ SZ=$((5 * 1024 * 1024 + 1234))
 	on_clone_fs open=w copy=64k:2 dup dup2over close copy=64k close
 }
 
-@test "Node's copyFileSync and writeFileSync(readFileSync) clone" {
-	need_cmd node
-	local fs
-	for fs in $(clone_filesystems); do
-		local d; d=$(testdir "$fs")
-		mksrc "$d/S" $SZ
-		under_shim node -e 'require("fs").copyFileSync(process.argv[1], process.argv[2])' "$d/S" "$d/a"
-		[ "$clones" -eq 1 ]
-		cmp "$d/S" "$d/a"
-		under_shim node -e 'const fs = require("fs"); fs.writeFileSync(process.argv[2], fs.readFileSync(process.argv[1]))' "$d/S" "$d/b"
-		[ "$clones" -eq 1 ]
-		cmp "$d/S" "$d/b"
-		[ "$(shared_bytes "$d/b")" -eq $SZ ]
-	done
-}
-
-@test "Python's open(d,'wb').write(open(s,'rb').read()) clones" {
-	need_cmd python3
-	local fs
-	for fs in $(clone_filesystems); do
-		local d; d=$(testdir "$fs")
-		mksrc "$d/S" $SZ
-		under_shim python3 -c 'import sys; open(sys.argv[2], "wb").write(open(sys.argv[1], "rb").read())' "$d/S" "$d/D"
-		[ "$clones" -eq 1 ]
-		cmp "$d/S" "$d/D"
-	done
-}
-
 @test "a file read whole and closed, then not copied, leaves no fd behind" {
 	need_fs T_XFS
 	need_cmd python3

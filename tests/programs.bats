@@ -18,7 +18,6 @@ real_copy() {
 		under_shim "$@" > "$d/out" 2>&1 || { cat "$d/out"; popd >/dev/null; return 1; }
 		popd >/dev/null
 		local c=$clones
-		[ -f "$d/D" ] || d=$d/out.d
 		cmp "$d/S" "$d/D" || { echo "$fs $*: bytes differ"; return 1; }
 		[ "$c" -eq 1 ] || { echo "$fs $*: $c clones"; return 1; }
 		[ "$(shared_bytes "$d/D")" -eq $SZ ] || { echo "$fs $*: not all shared"; return 1; }
@@ -44,6 +43,17 @@ with open("S", "rb") as s, open("D", "wb") as d:
         if not b:
             break
         d.write(b)'
+}
+
+@test "python3: whole-file read, source closed, then one write" {
+	need_cmd python3
+	real_copy python3 -c 'open("D", "wb").write(open("S", "rb").read())'
+}
+
+@test "node: copyFileSync (copy_file_range via syscall()) and writeFileSync(readFileSync)" {
+	need_cmd node
+	real_copy node -e 'require("fs").copyFileSync("S", "D")'
+	real_copy node -e 'const fs = require("fs"); fs.writeFileSync("D", fs.readFileSync("S"))'
 }
 
 @test "perl File::Copy" {
