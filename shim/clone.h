@@ -35,8 +35,13 @@ void clone_forget_pair(dev_t sdev, dev_t ddev);
  * Checks that [0, size) of sfd is fully backed by written extents (no hole,
  * no unwritten preallocation): a clone then reproduces exactly the
  * allocation a dense copy would make. Stores the extent count in *extents.
- * Returns false when the layout is not dense or cannot be read.
+ * Returns false when the layout is not dense or cannot be read, or when it
+ * has more than clone_extent_limit(size) extents (counting stops there).
  */
 bool clone_source_dense(int sfd, off_t size, long *extents);
+
+/* Most extents a source of this size may have and still be cloned (0: no
+ * limit): REFLINK_SHIM_MAX_EXTENTS, else one per 32 KiB. */
+long clone_extent_limit(off_t size);
 
 #endif

@@ -20,7 +20,7 @@
 
 struct shim_config cfg = {
 	.min_size = 64 * 1024,
-	.max_extents = 0,
+	.max_extents = -1,
 };
 
 long long parse_size(const char *s)

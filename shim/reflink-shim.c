@@ -35,6 +35,7 @@ static void usage(FILE *f)
 		"  REFLINK_SHIM_DISABLE=1       interpose nothing\n"
 		"  REFLINK_SHIM_MIN_SIZE=N      copy sources smaller than N bytes (K/M/G)\n"
 		"  REFLINK_SHIM_MAX_EXTENTS=N   copy sources with more than N extents\n"
+		"                               (default: one per 32 KiB of the file)\n"
 		"  REFLINK_SHIM_LOG=FILE        append one line per decision to FILE\n"
 		"\n"
 		"Exit status: CMD's, or 127 if CMD cannot be run, 125 on a usage error.\n",
