@@ -2,6 +2,7 @@
 #   make            build/libreflink-shim.so and build/reflink-shim
 #   make test       the test suite (bats; root for the filesystem tests)
 #   make demo       a 256 MiB copy with and without the shim, side by side
+#   make bench      performance tables (bench/bench.sh)
 
 VERSION  := 0.1.0
 CC       ?= cc
@@ -40,7 +41,7 @@ $(B)/reflink-shim: shim/reflink-shim.c | $(B)
 
 $(B)/examples/%: examples/%.c | $(B)
 	@mkdir -p $(B)/examples
-	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $<
+	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -pthread -o $@ $<
 
 # Alpine/musl containers: the same library built against musl, and a
 # musl-linked copier to test it with (tests/musl.bats).
@@ -79,6 +80,11 @@ test: all test-progs
 demo: all test-progs
 	examples/demo.sh
 
+# Tables of times, ratios and space (bench/bench.sh; root, about an hour with
+# the default sizes; BENCH_QUICK=1 for a minute-long smoke run).
+bench: all test-progs
+	bench/bench.sh
+
 # Sanitizer builds of the library and the test programs, running the
 # scenario-based tests (slow: a few minutes each).
 SAN_TESTS := tests/copy.bats tests/contract.bats tests/lifecycle.bats tests/faults.bats tests/fallback.bats
@@ -114,4 +120,4 @@ check-python: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all test test-progs demo clean musl check-asan check-tsan check-python
+.PHONY: all test test-progs demo bench clean musl check-asan check-tsan check-python

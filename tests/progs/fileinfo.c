@@ -7,6 +7,8 @@
  *   fileinfo shared FILE   bytes in extents flagged FIEMAP_EXTENT_SHARED,
  *                          and the file size: "SHARED SIZE"
  *   fileinfo extents FILE  number of extents
+ *   fileinfo newspace FILE...  data bytes (within each size) in extents
+ *                          not flagged shared, summed: the space copies took
  *   fileinfo within A B    exit 0 when every data range of A lies inside a
  *                          data range of B (A allocates nothing B leaves a hole)
  */
@@ -19,6 +21,8 @@
 #include <unistd.h>
 
 #include "common.h"
+
+static unsigned long long unshared;  /* data bytes in extents not flagged shared */
 
 static void fiemap_walk(int fd, off_t size, unsigned long long *shared, long *count)
 {
@@ -45,6 +49,8 @@ static void fiemap_walk(int fd, off_t size, unsigned long long *shared, long *co
 				end = (unsigned long long)size;
 			if (x->fe_flags & FIEMAP_EXTENT_SHARED && end > x->fe_logical)
 				*shared += end - x->fe_logical;
+			else if (end > x->fe_logical)
+				unshared += end - x->fe_logical;
 			(*count)++;
 			start = x->fe_logical + x->fe_length;
 			if (x->fe_flags & FIEMAP_EXTENT_LAST)
@@ -99,8 +105,23 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "within"))
 		return within(argv[2], argv[3]);
+	if (argc >= 2 && !strcmp(argv[1], "newspace")) {
+		for (int i = 2; i < argc; i++) {
+			int fd = open(argv[i], O_RDONLY);
+			struct stat st;
+			if (fd < 0 || fstat(fd, &st) != 0)
+				die("%s: %s", argv[i], strerror(errno));
+			unsigned long long shared;
+			long count;
+			if (st.st_size > 0)
+				fiemap_walk(fd, st.st_size, &shared, &count);
+			close(fd);
+		}
+		printf("%llu\n", unshared);
+		return 0;
+	}
 	if (argc != 3)
-		die("usage: fileinfo map|shared|extents FILE | fileinfo within A B");
+		die("usage: fileinfo map|shared|extents FILE | newspace FILE... | within A B");
 	int fd = open(argv[2], O_RDONLY);
 	if (fd < 0)
 		die("%s: %s", argv[2], strerror(errno));
