@@ -1,0 +1,386 @@
+#!/usr/bin/env bash
+# make bench: prints tables of what reflink-shim costs and saves, measured on
+# loop XFS (reflink=1) and btrfs filesystems of its own. Plain and shimmed
+# runs alternate; each cell is the median of BENCH_REPS runs. Not a test:
+# nothing here passes or fails on timing.
+#
+# Tables (BENCH_TABLES, default "copy overhead tree scale"):
+#   copy      1 GiB copied by dd bs=128K, dd bs=4k, cpio -p, a Python
+#             read/write loop, busybox cp, shutil.copyfile; beside them the
+#             read limit (dd of=/dev/null) and the clone limit
+#             (cp --reflink=always); cache warm and cold
+#   overhead  programs that copy nothing: small read/write calls, gzip, tar,
+#             a gcc build, git status; callgrind instructions per call
+#   tree      a tree of BENCH_TREE_FILES files / BENCH_TREE_BYTES bytes:
+#             examples/treecopy -j1/2/4 under the shim, cp -r --reflink=always,
+#             shutil.copytree under the shim
+#   scale     one size at a time, 1 byte to BENCH_SCALE_MAX: time per file
+#             and new space, plain, shimmed, and shimmed with no size threshold
+#
+# Knobs: BENCH_FS="xfs btrfs" BENCH_REPS=3 BENCH_SIZE=1G BENCH_TREE_FILES=100000
+#        BENCH_TREE_BYTES=1700M BENCH_SCALE_MAX=4G BENCH_DIR=/var/tmp
+#        BENCH_QUICK=1 (tiny sizes, one rep: checks the script, measures nothing)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+lib=$top/build/libreflink-shim.so
+fileinfo=$top/build/tests/fileinfo
+treecopy=$top/build/examples/treecopy
+
+if [ -n "${BENCH_QUICK:-}" ]; then
+	: "${BENCH_REPS:=1}" "${BENCH_SIZE:=8M}" "${BENCH_TREE_FILES:=300}" \
+	  "${BENCH_TREE_BYTES:=6M}" "${BENCH_SCALE_MAX:=4M}" "${BENCH_SMALL_CALLS:=20000}" \
+	  "${BENCH_GIT_FILES:=300}"
+fi
+FSES=${BENCH_FS:-xfs btrfs}
+REPS=${BENCH_REPS:-3}
+SIZE=${BENCH_SIZE:-1G}
+TREE_FILES=${BENCH_TREE_FILES:-100000}
+TREE_BYTES=${BENCH_TREE_BYTES:-1700M}
+SCALE_MAX=${BENCH_SCALE_MAX:-4G}
+SMALL_CALLS=${BENCH_SMALL_CALLS:-1000000}
+GIT_FILES=${BENCH_GIT_FILES:-30000}
+TABLES=${BENCH_TABLES:-copy overhead tree scale}
+
+die() { echo "bench: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (it mounts loop filesystems)"
+for f in "$lib" "$fileinfo" "$treecopy"; do [ -x "$f" ] || [ -f "$f" ] || die "$f missing: run make"; done
+need() {
+	local missing=()
+	for p in "$@"; do command -v "${p%%:*}" >/dev/null || missing+=("${p#*:}"); done
+	[ ${#missing[@]} = 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+need mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs busybox:busybox cpio:cpio strace:strace \
+	valgrind:valgrind git:git gcc:gcc python3:python3 bc:bc
+
+bytes() { numfmt --from=iec "$1"; }
+SIZE_B=$(bytes "$SIZE")
+
+work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/reflink-shim-bench.XXXXXX")
+cleanup() {
+	cd /
+	for m in "$work"/mnt-*; do umount "$m" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- measuring ----
+
+now() { date +%s%N; }
+# secs CMD...: runs CMD, prints its wall time in seconds
+secs() {
+	local t0 t1
+	t0=$(now)
+	"$@" >/dev/null
+	t1=$(now)
+	echo "scale=4; ($t1 - $t0) / 1000000000" | bc
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+ratio() { [ "$(echo "$2 > 0" | bc)" = 1 ] && printf '%.2fx' "$(echo "scale=4; $1 / $2" | bc)" || echo "-"; }
+fmt_s() { printf '%.3f' "$1"; }
+iec() { numfmt --to=iec --suffix=B "$1"; }
+cold() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+warm() { sync; }
+shim() { env LD_PRELOAD="$lib" "$@"; }
+# clones CMD...: FICLONE calls CMD makes (strace, outside the timed runs)
+clones() { strace -f -qq -e trace=ioctl -o "$work/strace" "$@" >/dev/null 2>&1 || true; grep -c FICLONE "$work/strace" || true; }
+newspace() { sync; find "$@" -type f -print0 | xargs -0r "$fileinfo" newspace | awk '{ s += $1 } END { print s + 0 }'; }
+
+mkfs_mount() {  # FS -> prints mount point
+	local fs=$1 img=$work/$1.img mnt=$work/mnt-$1
+	local need=$(( SIZE_B * 4 + $(bytes "$TREE_BYTES") * 3 + $(bytes "$SCALE_MAX") * 3 + (2 << 30) ))
+	truncate -s "$need" "$img"
+	case $fs in
+	xfs) mkfs.xfs -q -m reflink=1 "$img" >/dev/null ;;
+	btrfs) mkfs.btrfs -q "$img" >/dev/null ;;
+	*) die "unknown filesystem $fs" ;;
+	esac
+	mkdir -p "$mnt"
+	mount -o loop "$img" "$mnt"
+	echo "$mnt"
+}
+
+# ---- table 1: one big file ----
+
+# One script per copier (SRC DST), so they run under env, strace and the shim alike.
+mkdir -p "$work/bin"
+mkcopier() { printf '#!/bin/sh\n%s\n' "$2" > "$work/bin/$1"; chmod +x "$work/bin/$1"; }
+mkcopier dd128 'exec dd if="$1" of="$2" bs=128K status=none'
+mkcopier dd4k 'exec dd if="$1" of="$2" bs=4k status=none'
+mkcopier cpio 'cd "$(dirname "$1")" && basename "$1" | exec cpio -p --quiet "$(dirname "$2")"'
+mkcopier pyloop 'exec python3 -c "
+import sys
+s = open(sys.argv[1], \"rb\", buffering=0)
+d = open(sys.argv[2], \"wb\", buffering=0)
+while True:
+    b = s.read(131072)
+    if not b:
+        break
+    d.write(b)" "$1" "$2"'
+mkcopier busybox 'exec busybox cp "$1" "$2"'
+mkcopier copyfile 'exec python3 -c "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])" "$1" "$2"'
+mkcopier copytree 'exec python3 -c "import shutil, sys; shutil.copytree(sys.argv[1], sys.argv[2])" "$1" "$2"'
+copier() { local m=$1; shift; "$work/bin/$m" "$@"; }
+label_of() {
+	case $1 in
+	dd128) echo "dd bs=128K" ;; dd4k) echo "dd bs=4k" ;; cpio) echo "cpio -p (512 B)" ;;
+	pyloop) echo "Python read/write 128K" ;; busybox) echo "busybox cp (sendfile)" ;;
+	copyfile) echo "shutil.copyfile (sendfile)" ;;
+	esac
+}
+# the read each read/write copier cannot avoid: same chunk size
+read_bs() { case $1 in dd4k) echo 4k ;; cpio) echo 512 ;; *) echo 128K ;; esac; }
+
+table_copy() {
+	local mnt=$1 fs=$2
+	mkdir -p "$mnt/c/src" "$mnt/c/out"
+	local S=$mnt/c/src/S D=$mnt/c/out/S
+	head -c "$SIZE_B" /dev/urandom > "$S"
+	sync
+	for cache in warm cold; do
+		echo
+		echo "## $fs: copy of one $SIZE file, cache $cache (median of $REPS)"
+		printf '%-28s %9s %9s %9s %9s %9s %10s %10s %7s\n' copier plain shim shim/plain \
+			shim/read shim/clone "new plain" "new shim" FICLONE
+		local rd=() cl=() t
+		declare -A readt
+		for bs in 128K 4k 512; do
+			rd=()
+			for ((i = 0; i < REPS; i++)); do
+				$cache
+				rd+=("$(secs dd if="$S" of=/dev/null bs=$bs status=none)")
+			done
+			readt[$bs]=$(median "${rd[@]}")
+			printf '%-28s %9s\n' "read limit (dd bs=$bs)" "$(fmt_s "${readt[$bs]}")"
+		done
+		for ((i = 0; i < REPS; i++)); do
+			rm -f "$D"; $cache
+			cl+=("$(secs cp --reflink=always "$S" "$D")")
+		done
+		local clone_t
+		clone_t=$(median "${cl[@]}")
+		printf '%-28s %9s %9s %9s %9s %9s %10s %10s %7s\n' "clone limit (cp --reflink)" "" \
+			"$(fmt_s "$clone_t")" "" "" "" "" "$(iec "$(newspace "$D")")" 1
+		for m in dd128 dd4k cpio pyloop busybox copyfile; do
+			local p=() s=() np ns
+			for ((i = 0; i < REPS; i++)); do
+				rm -f "$D"; $cache
+				p+=("$(secs copier $m "$S" "$D")")
+				[ $i = 0 ] && np=$(newspace "$D")
+				rm -f "$D"; $cache
+				s+=("$(secs shim "$work/bin/$m" "$S" "$D")")
+				[ $i = 0 ] && { ns=$(newspace "$D"); cmp -s "$S" "$D" || die "$m: shimmed copy differs"; }
+			done
+			rm -f "$D"
+			local n
+			n=$(clones env LD_PRELOAD="$lib" "$work/bin/$m" "$S" "$D")
+			local pm sm
+			pm=$(median "${p[@]}"); sm=$(median "${s[@]}")
+			printf '%-28s %9s %9s %9s %9s %9s %10s %10s %7s\n' "$(label_of $m)" "$(fmt_s "$pm")" \
+				"$(fmt_s "$sm")" "$(ratio "$sm" "$pm")" "$(ratio "$sm" "${readt[$(read_bs $m)]}")" \
+				"$(ratio "$sm" "$clone_t")" "$(iec "$np")" "$(iec "$ns")" "$n"
+		done
+		unset readt
+	done
+	rm -rf "$mnt/c"
+}
+
+# ---- table 2: programs that copy nothing ----
+
+# instructions per intercepted call: (shim - plain) over 2*N calls, with the
+# startup cost (N = 0) subtracted on both sides
+callgrind_per_call() {
+	local n=$1 ir=()
+	for pre in "" "$lib"; do
+		for count in 0 "$n"; do
+			ir+=("$(LD_PRELOAD=$pre valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+				dd if=/dev/zero of=/dev/null bs=64 count="$count" status=none 2>&1 |
+				sed -n 's/.*Collected : //p')")
+		done
+	done
+	echo "scale=1; (${ir[3]} - ${ir[2]} - (${ir[1]} - ${ir[0]})) / (2 * $n)" | bc
+}
+
+table_overhead() {
+	local mnt=$1 fs=$2 w=$1/o
+	mkdir -p "$w"
+	# 64 MiB that compresses (base64 of random bytes)
+	head -c $(( 48 << 20 )) /dev/urandom | base64 -w 76 > "$w/data"
+	# a tree whose file data tar writes at shifted offsets
+	mkdir -p "$w/tree"
+	for ((i = 0; i < 256; i++)); do head -c $(( 256 << 10 )) /dev/urandom > "$w/tree/f$i"; done
+	# a small C project
+	cp -r "$top/examples/project" "$w/project"
+	# a git work tree
+	mkdir -p "$w/repo"
+	(cd "$w/repo" && git init -q && python3 -c "
+import os
+for i in range($GIT_FILES):
+    d = 'd%03d' % (i % 300)
+    os.makedirs(d, exist_ok=True)
+    open('%s/f%d.txt' % (d, i), 'w').write('line %d\n' % i * 20)
+" && git add -A && git -c user.name=b -c user.email=b@b commit -qm init)
+	sync
+	echo
+	echo "## $fs: programs that copy nothing (median of $REPS, warm cache)"
+	printf '%-40s %9s %9s %9s\n' program plain shim shim/plain
+	local calls=$SMALL_CALLS
+	row() {
+		local label=$1; shift
+		local p=() s=()
+		for ((i = 0; i < REPS; i++)); do
+			p+=("$(secs "$@")")
+			s+=("$(secs shim "$@")")
+		done
+		local pm sm
+		pm=$(median "${p[@]}"); sm=$(median "${s[@]}")
+		printf '%-40s %9s %9s %9s\n' "$label" "$(fmt_s "$pm")" "$(fmt_s "$sm")" "$(ratio "$sm" "$pm")"
+		LAST_DIFF=$(echo "$sm - $pm" | bc)
+	}
+	row "$calls x read+write 64 B (dd)" dd if=/dev/zero of=/dev/null bs=64 count="$calls" status=none
+	local ns
+	ns=$(echo "scale=1; $LAST_DIFF * 1000000000 / (2 * $calls)" | bc)
+	row "gzip -c of 64 MiB" gzip -k -f "$w/data"
+	row "tar cf of 256 x 256 KiB" tar cf "$w/t.tar" -C "$w/tree" .
+	row "gcc build (examples/project, make -B)" make -s -B -C "$w/project"
+	row "git status, $GIT_FILES files" git -C "$w/repo" status --porcelain
+	echo "time per intercepted read/write on /dev/null: $ns ns (shim - plain, from the dd row)"
+	echo "instructions per intercepted read/write (callgrind): $(callgrind_per_call 100000)"
+	rm -rf "$w"
+}
+
+# ---- table 3: trees ----
+
+mktree() {  # DIR FILES BYTES
+	python3 - "$@" <<'EOF'
+import os, random, sys
+top, n, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rnd = random.Random(42)
+raw = [2 ** rnd.uniform(8, 17) for _ in range(n)]   # log-uniform 256 B .. 128 KiB
+k = total / sum(raw)
+pool = os.urandom(1 << 22)
+per = max(1, int(n ** 0.5))
+for i in range(n):
+    d = os.path.join(top, "d%04d" % (i // per // 10), "e%04d" % (i // per))
+    if i % per == 0:
+        os.makedirs(d, exist_ok=True)
+    size = max(1, int(raw[i] * k))
+    with open(os.path.join(d, "f%d" % i), "wb") as f:
+        while size > 0:
+            off = rnd.randrange(0, len(pool) - 4096)
+            chunk = pool[off:off + min(size, len(pool) - off)]
+            f.write(chunk)
+            size -= len(chunk)
+EOF
+}
+
+table_tree() {
+	local mnt=$1 fs=$2 w=$1/tree
+	mkdir -p "$w"
+	local tb
+	tb=$(bytes "$TREE_BYTES")
+	mktree "$w/src" "$TREE_FILES" "$tb"
+	local big
+	big=$(find "$w/src" -type f -size +63k | wc -l)
+	sync
+	echo
+	echo "## $fs: tree of $TREE_FILES files, $(iec "$tb") ($big files of 64 KiB or more), warm cache (median of $REPS)"
+	printf '%-40s %9s %9s %10s %7s\n' copier time "/cp -r" "new space" FICLONE
+	local -a names=("cp -r --reflink=always" "treecopy -j4 (plain, no shim)" \
+		"treecopy -j1 under the shim" "treecopy -j2 under the shim" "treecopy -j4 under the shim" \
+		"shutil.copytree under the shim")
+	run_tree() {
+		case $1 in
+		0) cp -r --reflink=always "$w/src" "$w/dst" ;;
+		1) "$treecopy" -j4 "$w/src" "$w/dst" ;;
+		2) shim "$treecopy" -j1 "$w/src" "$w/dst" ;;
+		3) shim "$treecopy" -j2 "$w/src" "$w/dst" ;;
+		4) shim "$treecopy" -j4 "$w/src" "$w/dst" ;;
+		5) shim "$work/bin/copytree" "$w/src" "$w/dst" ;;
+		esac
+	}
+	tree_cmd() {  # the same, as a command line strace can run
+		case $1 in
+		0) echo cp -r --reflink=always "$w/src" "$w/dst" ;;
+		4) echo env LD_PRELOAD="$lib" "$treecopy" -j4 "$w/src" "$w/dst" ;;
+		5) echo env LD_PRELOAD="$lib" "$work/bin/copytree" "$w/src" "$w/dst" ;;
+		esac
+	}
+	declare -A t
+	declare -A sp
+	for ((i = 0; i < REPS; i++)); do
+		for k in 0 1 2 3 4 5; do
+			rm -rf "$w/dst"; sync
+			t[$k]+=" $(secs run_tree $k)"
+			if [ $i = 0 ]; then
+				sp[$k]=$(newspace "$w/dst")
+				diff -r "$w/src" "$w/dst" >/dev/null || die "tree copy $k differs"
+			fi
+		done
+	done
+	local base=""
+	for k in 0 1 2 3 4 5; do
+		local m n=""
+		# shellcheck disable=SC2086
+		m=$(median ${t[$k]})
+		[ -z "$base" ] && base=$m
+		if [ "$k" = 0 ] || [ "$k" = 4 ] || [ "$k" = 5 ]; then
+			rm -rf "$w/dst"; sync
+			# shellcheck disable=SC2046
+			n=$(clones $(tree_cmd $k))
+		fi
+		printf '%-40s %9s %9s %10s %7s\n' "${names[$k]}" "$(fmt_s "$m")" "$(ratio "$m" "$base")" \
+			"$(iec "${sp[$k]}")" "$n"
+	done
+	rm -rf "$w"
+}
+
+# ---- table 4: scale ----
+
+table_scale() {
+	local mnt=$1 fs=$2 w=$1/scale
+	local max
+	max=$(bytes "$SCALE_MAX")
+	echo
+	echo "## $fs: time per file and new space by file size (treecopy -j1, warm cache, median of $REPS)"
+	printf '%-8s %6s %11s %11s %11s %9s %9s %11s %11s\n' size files plain shim "shim, min 0" \
+		shim/plain "min0/plain" "new plain" "new shim"
+	for sz in 1 512 4K 16K 32K 64K 128K 256K 1M 16M 256M 1G 4G; do
+		local b
+		b=$(bytes $sz)
+		[ "$b" -le "$max" ] || break
+		local files=$(( (256 << 20) / b ))
+		[ $files -gt 1000 ] && files=1000
+		[ $files -lt 1 ] && files=1
+		rm -rf "$w"; mkdir -p "$w/src"
+		for ((f = 0; f < files; f++)); do head -c "$b" /dev/urandom > "$w/src/f$f"; done
+		sync
+		local p=() s=() z=() np ns
+		for ((i = 0; i < REPS; i++)); do
+			rm -rf "$w/dst"; sync
+			p+=("$(secs "$treecopy" -j1 "$w/src" "$w/dst")")
+			[ $i = 0 ] && np=$(newspace "$w/dst")
+			rm -rf "$w/dst"; sync
+			s+=("$(secs shim "$treecopy" -j1 "$w/src" "$w/dst")")
+			[ $i = 0 ] && ns=$(newspace "$w/dst")
+			rm -rf "$w/dst"; sync
+			z+=("$(secs env REFLINK_SHIM_MIN_SIZE=0 LD_PRELOAD="$lib" "$treecopy" -j1 "$w/src" "$w/dst")")
+		done
+		local pm sm zm
+		pm=$(median "${p[@]}"); sm=$(median "${s[@]}"); zm=$(median "${z[@]}")
+		per() { echo "scale=1; $1 * 1000000 / $files" | bc; }
+		printf '%-8s %6s %9sus %9sus %9sus %9s %9s %11s %11s\n' "$sz" "$files" "$(per "$pm")" \
+			"$(per "$sm")" "$(per "$zm")" "$(ratio "$sm" "$pm")" "$(ratio "$zm" "$pm")" \
+			"$(iec "$np")" "$(iec "$ns")"
+	done
+	rm -rf "$w"
+}
+
+echo "# reflink-shim benchmarks — $(date -u +%Y-%m-%d), $(uname -r), $(nproc) cores"
+echo "# sizes: copy $SIZE, tree $TREE_FILES files / $TREE_BYTES, scale up to $SCALE_MAX; $REPS reps"
+for fs in $FSES; do
+	mnt=$(mkfs_mount "$fs")
+	for t in $TABLES; do
+		"table_$t" "$mnt" "$fs"
+	done
+	umount "$mnt"
+done
