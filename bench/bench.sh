@@ -40,6 +40,9 @@ SCALE_MAX=${BENCH_SCALE_MAX:-4G}
 SMALL_CALLS=${BENCH_SMALL_CALLS:-1000000}
 GIT_FILES=${BENCH_GIT_FILES:-30000}
 TABLES=${BENCH_TABLES:-copy overhead tree scale}
+# Debian's own python3 when there is one: version managers' shims (pyenv)
+# put a shell script in front of every start.
+PY=${BENCH_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 
 die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (it mounts loop filesystems)"
@@ -103,11 +106,11 @@ mkfs_mount() {  # FS -> prints mount point
 
 # One script per copier (SRC DST), so they run under env, strace and the shim alike.
 mkdir -p "$work/bin"
-mkcopier() { printf '#!/bin/sh\n%s\n' "$2" > "$work/bin/$1"; chmod +x "$work/bin/$1"; }
+mkcopier() { printf '#!/bin/sh\nPY=%s\n%s\n' "$PY" "$2" > "$work/bin/$1"; chmod +x "$work/bin/$1"; }
 mkcopier dd128 'exec dd if="$1" of="$2" bs=128K status=none'
 mkcopier dd4k 'exec dd if="$1" of="$2" bs=4k status=none'
 mkcopier cpio 'cd "$(dirname "$1")" && basename "$1" | exec cpio -p --quiet "$(dirname "$2")"'
-mkcopier pyloop 'exec python3 -c "
+mkcopier pyloop 'exec $PY -c "
 import sys
 s = open(sys.argv[1], \"rb\", buffering=0)
 d = open(sys.argv[2], \"wb\", buffering=0)
@@ -117,8 +120,8 @@ while True:
         break
     d.write(b)" "$1" "$2"'
 mkcopier busybox 'exec busybox cp "$1" "$2"'
-mkcopier copyfile 'exec python3 -c "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])" "$1" "$2"'
-mkcopier copytree 'exec python3 -c "import shutil, sys; shutil.copytree(sys.argv[1], sys.argv[2])" "$1" "$2"'
+mkcopier copyfile 'exec $PY -c "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])" "$1" "$2"'
+mkcopier copytree 'exec $PY -c "import shutil, sys; shutil.copytree(sys.argv[1], sys.argv[2])" "$1" "$2"'
 copier() { local m=$1; shift; "$work/bin/$m" "$@"; }
 label_of() {
 	case $1 in
@@ -221,13 +224,16 @@ for i in range($GIT_FILES):
 " && git add -A && git -c user.name=b -c user.email=b@b commit -qm init)
 	sync
 	echo
-	echo "## $fs: programs that copy nothing (median of $REPS, warm cache)"
+	echo "## $fs: programs that copy nothing (median of $(( REPS > 5 ? REPS : 5 )), warm cache)"
 	printf '%-40s %9s %9s %9s\n' program plain shim shim/plain
 	local calls=$SMALL_CALLS
+	# short runs are noisy: at least 5 reps here
+	local reps=$(( REPS > 5 ? REPS : 5 ))
+	[ -n "${BENCH_QUICK:-}" ] && reps=1
 	row() {
 		local label=$1; shift
 		local p=() s=()
-		for ((i = 0; i < REPS; i++)); do
+		for ((i = 0; i < reps; i++)); do
 			p+=("$(secs "$@")")
 			s+=("$(secs shim "$@")")
 		done
@@ -336,15 +342,26 @@ table_tree() {
 
 # ---- table 4: scale ----
 
+# scalecopy MODE SYNC SRC DST: treecopy -j1 plain, shimmed, or shimmed with no
+# size threshold; with SYNC=1 the time includes writing the data to disk
+mkcopier scalecopy '
+case $1 in
+plain) "$TREECOPY" -j1 "$3" "$4" ;;
+shim) LD_PRELOAD="$LIB" "$TREECOPY" -j1 "$3" "$4" ;;
+min0) REFLINK_SHIM_MIN_SIZE=0 LD_PRELOAD="$LIB" "$TREECOPY" -j1 "$3" "$4" ;;
+esac || exit
+[ "$2" = 0 ] || exec sync -f "$4"'
+
 table_scale() {
 	local mnt=$1 fs=$2 w=$1/scale
 	local max
 	max=$(bytes "$SCALE_MAX")
 	echo
-	echo "## $fs: time per file and new space by file size (treecopy -j1, warm cache, median of $REPS)"
-	printf '%-8s %6s %11s %11s %11s %9s %9s %11s %11s\n' size files plain shim "shim, min 0" \
-		shim/plain "min0/plain" "new plain" "new shim"
-	for sz in 1 512 4K 16K 32K 64K 128K 256K 1M 16M 256M 1G 4G; do
+	echo "## $fs: time per file by file size (treecopy -j1, warm cache, median of $REPS);"
+	echo "## 'min 0': the shim with REFLINK_SHIM_MIN_SIZE=0; '+sync': until the data is on disk"
+	printf '%-6s %5s %9s %9s %9s %10s %10s %10s %9s %9s %9s\n' size files plain shim "min 0" \
+		"plain+sync" "shim+sync" "min0+sync" shim/plain "new plain" "new shim"
+	for sz in ${BENCH_SCALE_SIZES:-1 512 4K 16K 64K 128K 256K 512K 1M 2M 16M 256M 1G 4G}; do
 		local b
 		b=$(bytes $sz)
 		[ "$b" -le "$max" ] || break
@@ -354,23 +371,22 @@ table_scale() {
 		rm -rf "$w"; mkdir -p "$w/src"
 		for ((f = 0; f < files; f++)); do head -c "$b" /dev/urandom > "$w/src/f$f"; done
 		sync
-		local p=() s=() z=() np ns
+		declare -A t=()
+		local np ns
 		for ((i = 0; i < REPS; i++)); do
-			rm -rf "$w/dst"; sync
-			p+=("$(secs "$treecopy" -j1 "$w/src" "$w/dst")")
-			[ $i = 0 ] && np=$(newspace "$w/dst")
-			rm -rf "$w/dst"; sync
-			s+=("$(secs shim "$treecopy" -j1 "$w/src" "$w/dst")")
-			[ $i = 0 ] && ns=$(newspace "$w/dst")
-			rm -rf "$w/dst"; sync
-			z+=("$(secs env REFLINK_SHIM_MIN_SIZE=0 LD_PRELOAD="$lib" "$treecopy" -j1 "$w/src" "$w/dst")")
+			for v in plain:0 shim:0 min0:0 plain:1 shim:1 min0:1; do
+				rm -rf "$w/dst"; sync
+				t[$v]+=" $(secs env TREECOPY="$treecopy" LIB="$lib" "$work/bin/scalecopy" "${v%:*}" "${v#*:}" "$w/src" "$w/dst")"
+				if [ $i = 0 ] && [ "$v" = plain:0 ]; then np=$(newspace "$w/dst"); fi
+				if [ $i = 0 ] && [ "$v" = shim:0 ]; then ns=$(newspace "$w/dst"); fi
+			done
 		done
-		local pm sm zm
-		pm=$(median "${p[@]}"); sm=$(median "${s[@]}"); zm=$(median "${z[@]}")
-		per() { echo "scale=1; $1 * 1000000 / $files" | bc; }
-		printf '%-8s %6s %9sus %9sus %9sus %9s %9s %11s %11s\n' "$sz" "$files" "$(per "$pm")" \
-			"$(per "$sm")" "$(per "$zm")" "$(ratio "$sm" "$pm")" "$(ratio "$zm" "$pm")" \
-			"$(iec "$np")" "$(iec "$ns")"
+		per() { echo "scale=1; $(median $1) * 1000000 / $files" | bc; }
+		printf '%-6s %5s %7sus %7sus %7sus %8sus %8sus %8sus %9s %9s %9s\n' "$sz" "$files" \
+			"$(per "${t[plain:0]}")" "$(per "${t[shim:0]}")" "$(per "${t[min0:0]}")" \
+			"$(per "${t[plain:1]}")" "$(per "${t[shim:1]}")" "$(per "${t[min0:1]}")" \
+			"$(ratio "$(median ${t[shim:0]})" "$(median ${t[plain:0]})")" "$(iec "$np")" "$(iec "$ns")"
+		unset t
 	done
 	rm -rf "$w"
 }
