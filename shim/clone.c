@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 
 #include "config.h"
@@ -95,6 +96,23 @@ static bool dev_may_clone(int fd, dev_t dev)
 	bool ok = !fs_type_cannot_clone((long)sf.f_type);
 	pair_store(dev, ~dev, ok ? 1 : -1);
 	return ok;
+}
+
+enum why_not clone_why_not(int dfd, int sfd, long *fstype)
+{
+	struct statfs d, s;
+	int saved = errno;
+	bool ok = fstatfs(dfd, &d) == 0 && fstatfs(sfd, &s) == 0;
+	errno = saved;
+	*fstype = ok ? (long)d.f_type : 0;
+	if (ok && d.f_type != s.f_type)
+		return WHY_OTHER_FS;
+	if (!ok || fs_type_cannot_clone((long)d.f_type))
+		return WHY_UNSUPPORTED;
+	struct stat ds, ss;
+	if (fstat(dfd, &ds) == 0 && fstat(sfd, &ss) == 0 && ds.st_dev != ss.st_dev)
+		return WHY_OTHER_FS;  /* a clone-capable type whose clone failed: two mounts */
+	return WHY_UNSUPPORTED;
 }
 
 bool clone_possible(int dfd, dev_t ddev, int sfd, dev_t sdev)

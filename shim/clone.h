@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "stats.h"
+
 enum clone_class { CLONE_OK, CLONE_UNSUPPORTED, CLONE_PAIR, CLONE_REAL_ERROR };
 
 /*
@@ -27,6 +29,11 @@ bool clone_possible(int dfd, dev_t ddev, int sfd, dev_t sdev);
 
 /* FICLONE sfd into dfd; returns the class and stores errno in *err. */
 enum clone_class clone_file(int dfd, int sfd, int *err);
+
+/* Why no clone from sfd into dfd is possible (after clone_possible said
+ * so, or a clone failed as unsupported): WHY_OTHER_FS or WHY_UNSUPPORTED,
+ * with the destination's statfs f_type in *fstype. Costs two fstatfs. */
+enum why_not clone_why_not(int dfd, int sfd, long *fstype);
 
 /* Remembers that (sdev, ddev) cannot clone. */
 void clone_forget_pair(dev_t sdev, dev_t ddev);

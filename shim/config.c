@@ -1,9 +1,9 @@
 /*
  * config.c — REFLINK_SHIM_* settings and the decision log.
  *
- * The log path names a file, so it is read with secure_getenv (ignored in
- * setuid/setgid processes). Every other knob is harmless and read with
- * getenv.
+ * The log and stats paths name files, so they are read with secure_getenv
+ * (ignored in setuid/setgid processes). Every other knob is harmless and
+ * read with getenv.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -51,6 +51,38 @@ long long parse_size(const char *s)
 
 extern char **environ;
 
+static const char *base_name(const char *p)
+{
+	const char *b = p;
+	for (; *p; p++)
+		if (*p == '/')
+			b = p + 1;
+	return b;
+}
+
+/* list names this program: by argv[0] or by its executable's file name */
+static bool excluded(const char *list)
+{
+	if (!list || !*list)
+		return false;
+	char exe[256];
+	ssize_t n = SYS(SYS_readlink, "/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = 0;
+	const char *names[2] = { program_invocation_short_name, base_name(exe) };
+	for (const char *p = list; *p;) {
+		size_t len = 0;
+		while (p[len] && p[len] != ':' && p[len] != ',' && p[len] != ' ')
+			len++;
+		for (int i = 0; i < 2; i++)
+			if (len && names[i] && strlen(names[i]) == len && !memcmp(names[i], p, len))
+				return true;
+		p += len;
+		if (*p)
+			p++;
+	}
+	return false;
+}
+
 void config_init(void)
 {
 	cfg.pending = environ == NULL;
@@ -67,6 +99,11 @@ void config_init(void)
 	cfg.log = secure_getenv("REFLINK_SHIM_LOG");
 	if (cfg.log && !*cfg.log)
 		cfg.log = NULL;
+	cfg.stats = secure_getenv("REFLINK_SHIM_STATS");
+	if (cfg.stats && !*cfg.stats)
+		cfg.stats = NULL;
+	if (!cfg.disabled && excluded(getenv("REFLINK_SHIM_EXCLUDE")))
+		cfg.disabled = 1;
 }
 
 static char *put_str(char *p, char *end, const char *s)
@@ -110,8 +147,11 @@ void shim_log(const char *what, int fd, long long num, const char *detail)
 		p = put_str(p, end, detail);
 	}
 	*p++ = '\n';
+	/* No symlinks (a log in a shared directory must not be redirected),
+	 * except the kernel's own: /dev/stderr, /proc/PID/fd/2 (--verbose). */
+	int nofollow = strncmp(cfg.log, "/proc/", 6) && strncmp(cfg.log, "/dev/", 5) ? O_NOFOLLOW : 0;
 	int lfd = (int)SYS(SYS_openat, AT_FDCWD, cfg.log,
-			       O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+			       O_WRONLY | O_APPEND | O_CREAT | nofollow | O_CLOEXEC, 0600);
 	if (lfd >= 0) {
 		ssize_t r = SYS(SYS_write, lfd, line, (size_t)(p - line));
 		(void)r;

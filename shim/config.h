@@ -13,12 +13,13 @@ struct shim_config {
 	long max_extents;    /* REFLINK_SHIM_MAX_EXTENTS: more fragmented sources are copied;
 	                        -1: automatic, see clone_extent_limit() */
 	const char *log;     /* REFLINK_SHIM_LOG: file that receives one line per decision */
+	const char *stats;   /* REFLINK_SHIM_STATS: file (made by the wrapper) for stats records */
 	int pending;         /* read before libc set environ: read again later */
 };
 
 extern struct shim_config cfg;
 
-/* Reads the settings; if the environment is not set up yet (we were
+/* Reads the settings (a program named in REFLINK_SHIM_EXCLUDE is disabled); if the environment is not set up yet (we were
  * reached from a library initialised before libc), marks them pending. */
 void config_init(void);
 

@@ -40,10 +40,12 @@
 #include "clone.h"
 #include "config.h"
 #include "fdtab.h"
+#include "fsname.h"
 #include "gate.h"
 #include "kernel.h"
 #include "real.h"
 #include "shim.h"
+#include "stats.h"
 #include "sys.h"
 
 #define WIN_CAP (1u << 20)   /* bytes of S held for comparison */
@@ -275,6 +277,10 @@ static void settle_locked(struct copy *c, const char *why)
 	__atomic_store_n(&c->active, 0, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&copies_active, 1, __ATOMIC_RELAXED);
 	c->winlen = 0;
+	if (c->hi >= c->ssize)
+		stats_cloned(c->ssize);
+	else
+		stats_not_cloned(WHY_DIFFERED, 0);
 	if (c->dpriv < 0)
 		return;
 	struct stat st;
@@ -461,19 +467,51 @@ static uintptr_t judge_dest(int fd, off_t off, struct dest_info *d)
 	return 0;
 }
 
-/* S qualifies as a clone source for a first write of n bytes. */
-static bool judge_source(int fd, const struct dest_info *d, int s, size_t n, struct stat *st)
+/* Whether S qualifies as a clone source for a first write of n bytes. */
+enum source_verdict { SRC_NO, SRC_SMALL, SRC_NO_CLONE, SRC_OK };
+
+static enum source_verdict judge_source(int fd, const struct dest_info *d, int s, size_t n, struct stat *st)
 {
 	if (xfstat(s, st) != 0 || !S_ISREG(st->st_mode))
-		return false;
-	if (st->st_size < (off_t)n || st->st_size < cfg.min_size || st->st_size == 0)
-		return false;
+		return SRC_NO;
+	if (st->st_size < (off_t)n || st->st_size == 0)
+		return SRC_NO;
 	if (st->st_dev == d->st.st_dev && st->st_ino == d->st.st_ino)
-		return false;
+		return SRC_NO;
 	int fl = real.fcntl(s, F_GETFL);
 	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH))
-		return false;
-	return clone_possible(fd, d->st.st_dev, s, st->st_dev);
+		return SRC_NO;
+	if (st->st_size < cfg.min_size)
+		return SRC_SMALL;
+	return clone_possible(fd, d->st.st_dev, s, st->st_dev) ? SRC_OK : SRC_NO_CLONE;
+}
+
+/* A copy from s into fd was seen and will not be cloned. */
+static void not_cloned(int fd, int s, enum why_not why)
+{
+	static const char *const text[WHY_COUNT] = {
+		[WHY_SMALL] = "source smaller than REFLINK_SHIM_MIN_SIZE",
+		[WHY_DIFFERED] = "data differs from the source",
+		[WHY_LAYOUT] = "source has holes, preallocation or too many extents",
+		[WHY_OTHER_FS] = "source on another filesystem",
+		[WHY_UNSUPPORTED] = "filesystem cannot clone",
+		[WHY_FAILED] = "the clone failed",
+	};
+	long fstype = 0;
+	if (why == WHY_OTHER_FS || why == WHY_UNSUPPORTED)
+		why = clone_why_not(fd, s, &fstype);
+	stats_not_cloned(why, fstype);
+	if (!cfg.log)
+		return;
+	char detail[96];
+	const char *parts[3] = { why == WHY_UNSUPPORTED ? fs_type_name(fstype) : "",
+				 why == WHY_UNSUPPORTED ? ": " : "", text[why] };
+	size_t k = 0;
+	for (int i = 0; i < 3; i++)
+		for (const char *q = parts[i]; *q && k < sizeof(detail) - 1; q++)
+			detail[k++] = *q;
+	detail[k] = 0;
+	shim_log("not-cloned", fd, s, detail);
 }
 
 /* S's layout allows a clone that a dense copy cannot tell from itself. */
@@ -507,6 +545,7 @@ static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, c
 		shim_log("clone-failed", fd, err, k == CLONE_UNSUPPORTED ? "unsupported" :
 			 k == CLONE_PAIR ? "this pair" : "error; the program's write decides");
 		close_privates_locked(c);
+		not_cloned(fd, s, k == CLONE_UNSUPPORTED ? WHY_UNSUPPORTED : WHY_FAILED);
 		return false;
 	}
 	struct stat dst;
@@ -515,6 +554,7 @@ static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, c
 		real.ftruncate(fd, 0);
 		shim_log("clone-undone", fd, 0, "source changed during the clone");
 		close_privates_locked(c);
+		stats_not_cloned(WHY_DIFFERED, 0);
 		return false;
 	}
 	c->ddev = dst.st_dev;
@@ -576,10 +616,14 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 			close_private(stashed);
 		return FD_REG_DONE;
 	}
+	/* The best reason a copy was seen but not cloned, for stats and log. */
+	enum why_not why = WHY_COUNT;
+	int why_src = -1;
 	for (int i = 0; i < nc; i++) {
 		int s = cand[i];
 		struct stat sst;
-		if (!judge_source(fd, &d, s, n, &sst))
+		enum source_verdict sv = judge_source(fd, &d, s, n, &sst);
+		if (sv == SRC_NO)
 			continue;
 		c->ssize = sst.st_size;
 		c->winlen = 0;
@@ -588,13 +632,28 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 		 * flushes S) and before reading a whole window. */
 		if (!verify(c, s, 0, iov, cnt, n < PROBE_LEN ? n : PROBE_LEN, PROBE_LEN, &refilled))
 			continue;
-		if (!source_layout_ok(s, sst.st_size))
+		if (sv != SRC_OK) {
+			if (why == WHY_COUNT) {
+				why = sv == SRC_SMALL ? WHY_SMALL : WHY_UNSUPPORTED;
+				why_src = s;
+			}
 			continue;
+		}
+		if (!source_layout_ok(s, sst.st_size)) {
+			why = WHY_LAYOUT;
+			why_src = s;
+			continue;
+		}
 		c->winlen = 0;
-		if (!verify(c, s, 0, iov, cnt, n, 0, &refilled))
+		if (!verify(c, s, 0, iov, cnt, n, 0, &refilled)) {
+			why = WHY_DIFFERED;
+			why_src = s;
 			continue;
-		if (!do_clone(c, fd, &d, s, &sst))
+		}
+		if (!do_clone(c, fd, &d, s, &sst)) {
+			why = WHY_COUNT;  /* counted by do_clone */
 			break;
+		}
 		c->sfd = s;
 		if (s == stashed) {
 			c->spriv = 1;  /* the copy owns it now */
@@ -605,6 +664,8 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 		*accepted = true;
 		return (uintptr_t)c;
 	}
+	if (why != WHY_COUNT)
+		not_cloned(fd, why_src, why);
 	if (stashed >= 0)
 		close_private(stashed);
 	copy_free(c);
@@ -638,26 +699,38 @@ static ssize_t accept_write(struct copy *c, int fd, off_t off, size_t n, bool *h
  * cost 8 system calls, 10 µs per 1-byte file). A source that grew since its
  * first read is missed: a lost clone, never a wrong byte.
  */
-static bool may_have_source(int fd)
+static bool may_have_source(int fd, const void *buf, bool *small_copy)
 {
 	if (__atomic_load_n(&stash.fd, __ATOMIC_RELAXED) >= 0)
 		return true;
 	long long min = cfg.min_size > 0 ? cfg.min_size : 1;
 	for (int s = __atomic_load_n(&fdtab_top, __ATOMIC_RELAXED); s >= 0; s--) {
 		uintptr_t e = fd_get(s);
-		if (s == fd || !fd_get_hint(s))
+		const void *h = fd_get_hint(s);
+		if (s == fd || !h)
 			continue;
 		if (fd_is_copy(e))
 			return true;
-		if ((e == FD_REG || e == FD_REG_DONE) && __atomic_load_n(&fdsize[s], __ATOMIC_RELAXED) >= min)
+		if (e != FD_REG && e != FD_REG_DONE)
+			continue;
+		long long size = __atomic_load_n(&fdsize[s], __ATOMIC_RELAXED);
+		if (size >= min)
 			return true;
+		/* Writing the buffer a small file was just read into: a copy, for
+		 * the statistics (unverified: nothing is done on its strength). */
+		if (h == buf && size > 0)
+			*small_copy = true;
 	}
 	return false;
 }
 
 /* First write with no possible source: classify fd and leave it alone. */
-static void judge_without_source(int fd, uintptr_t ent)
+static void judge_without_source(int fd, uintptr_t ent, bool small_copy)
 {
+	if (small_copy) {
+		stats_not_cloned(WHY_SMALL, 0);
+		shim_log("not-cloned", fd, 0, "source smaller than REFLINK_SHIM_MIN_SIZE");
+	}
 	if (ent == FD_REG) {
 		fd_cas(fd, FD_REG, FD_REG_DONE);
 		return;
@@ -675,8 +748,9 @@ ssize_t copy_write(int fd, uintptr_t ent, const struct iovec *iov, int cnt, off_
 	size_t n = iov_total(iov, cnt);
 	if (n == 0)
 		return 0;
-	if ((ent == FD_UNKNOWN || ent == FD_REG) && !may_have_source(fd)) {
-		judge_without_source(fd, ent);
+	bool small_copy = false;
+	if ((ent == FD_UNKNOWN || ent == FD_REG) && !may_have_source(fd, cnt ? iov[0].iov_base : NULL, &small_copy)) {
+		judge_without_source(fd, ent, small_copy);
 		return 0;
 	}
 	ERRNO_SAVE;
@@ -787,9 +861,14 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 			goto out;
 		}
 		struct copy *c = NULL;
-		if (pos_of(in, inoff) == 0 && judge_source(out, &d, in, 0, &sst) &&
-		    source_layout_ok(in, sst.st_size) && (c = copy_alloc()) &&
-		    do_clone(c, out, &d, in, &sst)) {
+		/* From S's start, the kernel itself moves S's data: a copy. */
+		enum source_verdict sv = pos_of(in, inoff) == 0 ? judge_source(out, &d, in, 0, &sst) : SRC_NO;
+		if (sv == SRC_SMALL || sv == SRC_NO_CLONE)
+			not_cloned(out, in, sv == SRC_SMALL ? WHY_SMALL : WHY_UNSUPPORTED);
+		bool layout_ok = sv == SRC_OK && source_layout_ok(in, sst.st_size);
+		if (sv == SRC_OK && !layout_ok)
+			not_cloned(out, in, WHY_LAYOUT);
+		if (layout_ok && (c = copy_alloc()) && do_clone(c, out, &d, in, &sst)) {
 			c->sfd = in;
 			size_t n = transfer_len(c, len);
 			pthread_mutex_lock(&c->lock);

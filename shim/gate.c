@@ -11,6 +11,7 @@
 
 #include "copy.h"
 #include "shim.h"
+#include "stats.h"
 #include "sys.h"
 
 static int forking;  /* set by the fork prepare handler */
@@ -70,6 +71,7 @@ static void parent(void)
 static void child(void)
 {
 	shim_pid = (int)SYS(SYS_getpid);
+	stats_forget();
 	__atomic_store_n(&inside, 0, __ATOMIC_SEQ_CST);
 	copy_after_fork_child();
 	__atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);

@@ -19,6 +19,7 @@
 #include "gate.h"
 #include "real.h"
 #include "shim.h"
+#include "stats.h"
 
 int shim_ready;
 static int init_state;  /* 0 not started, 1 running, 2 done */
@@ -84,6 +85,8 @@ __attribute__((constructor(101))) static void shim_ctor(void)
 __attribute__((destructor(101))) static void shim_dtor(void)
 {
 	/* exit() and return from main: what was written is what D holds. */
-	if (shim_ready)
+	if (shim_ready) {
 		copy_settle_all("exit");
+		stats_flush();
+	}
 }

@@ -17,6 +17,7 @@
 #include "init.h"
 #include "real.h"
 #include "shim.h"
+#include "stats.h"
 #include "sys.h"
 
 static void before_exec(void)
@@ -24,6 +25,7 @@ static void before_exec(void)
 	ENSURE_INIT();
 	ERRNO_SAVE;
 	copy_settle_all("exec");
+	stats_flush();
 	ERRNO_RESTORE;
 }
 
@@ -120,6 +122,7 @@ SHIM_EXPORT void _exit(int status)
 {
 	ENSURE_INIT();
 	copy_settle_all("_exit");
+	stats_flush();
 	if (real._exit)
 		real._exit(status);
 	SYS(SYS_exit_group, status);
@@ -130,6 +133,7 @@ SHIM_EXPORT void _Exit(int status)
 {
 	ENSURE_INIT();
 	copy_settle_all("_Exit");
+	stats_flush();
 	if (real._Exit)
 		real._Exit(status);
 	SYS(SYS_exit_group, status);
@@ -140,6 +144,7 @@ SHIM_EXPORT void quick_exit(int status)
 {
 	ENSURE_INIT();
 	copy_settle_all("quick_exit");
+	stats_flush();
 	real.quick_exit(status);
 	__builtin_unreachable();
 }
