@@ -36,8 +36,8 @@ $(B)/libreflink-shim.so: $(LIB_SRCS) $(HDRS) $(B)/shim.map $(B)/aliases.flags
 	$(CC) $(CFLAGS) $(LIBFLAGS) -shared -o $@ $(LIB_SRCS) \
 		-Wl,--version-script=$(B)/shim.map $$(cat $(B)/aliases.flags) -Wl,-z,defs -ldl
 
-$(B)/reflink-shim: shim/reflink-shim.c | $(B)
-	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -DREFLINK_SHIM_VERSION='"$(VERSION)"' -o $@ $<
+$(B)/reflink-shim: shim/reflink-shim.c shim/fsname.c shim/fsname.h | $(B)
+	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -DREFLINK_SHIM_VERSION='"$(VERSION)"' -o $@ shim/reflink-shim.c shim/fsname.c
 
 $(B)/examples/%: examples/%.c | $(B)
 	@mkdir -p $(B)/examples

@@ -23,7 +23,7 @@ load helpers
 	[[ "$output" == *"no command given"* ]]
 	run "$SHIM_WRAPPER" --bogus true
 	[ "$status" -eq 125 ]
-	[[ "$output" == *"unknown option '--bogus'"* ]]
+	[[ "$output" == *"unknown option or missing argument: '--bogus'"* ]]
 }
 
 @test "the command's exit status is passed through; 127 when it cannot run" {
