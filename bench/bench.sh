@@ -85,7 +85,7 @@ cold() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 warm() { sync; }
 shim() { env LD_PRELOAD="$lib" "$@"; }
 # clones CMD...: FICLONE calls CMD makes (strace, outside the timed runs)
-clones() { strace -f -qq -e trace=ioctl -o "$work/strace" "$@" >/dev/null 2>&1 || true; grep -c FICLONE "$work/strace" || true; }
+clones() { strace -f -qq --seccomp-bpf -e trace=ioctl -o "$work/strace" "$@" >/dev/null 2>&1 || true; grep -c FICLONE "$work/strace" || true; }
 newspace() { sync; find "$@" -type f -print0 | xargs -0r "$fileinfo" newspace | awk '{ s += $1 } END { print s + 0 }'; }
 
 mkfs_mount() {  # FS -> prints mount point
@@ -133,18 +133,34 @@ label_of() {
 # the read each read/write copier cannot avoid: same chunk size
 read_bs() { case $1 in dd4k) echo 4k ;; cpio) echo 512 ;; *) echo 128K ;; esac; }
 
+# copy_run VAR CMD...: times CMD, then the sync that puts its data on disk;
+# appends "copy:sync" seconds to the array VAR
+copy_run() {
+	local -n acc=$1
+	shift
+	local c y
+	c=$(secs "$@")
+	y=$(secs sync -f "$D")
+	acc+=("$c:$y")
+}
+med_copy() { local v=(); for x in "$@"; do v+=("${x%:*}"); done; median "${v[@]}"; }
+med_total() { local v=(); for x in "$@"; do v+=("$(echo "${x%:*} + ${x#*:}" | bc)"); done; median "${v[@]}"; }
+
 table_copy() {
 	local mnt=$1 fs=$2
 	mkdir -p "$mnt/c/src" "$mnt/c/out"
-	local S=$mnt/c/src/S D=$mnt/c/out/S
+	local S=$mnt/c/src/S
+	D=$mnt/c/out/S
 	head -c "$SIZE_B" /dev/urandom > "$S"
 	sync
 	for cache in warm cold; do
 		echo
-		echo "## $fs: copy of one $SIZE file, cache $cache (median of $REPS)"
-		printf '%-28s %9s %9s %9s %9s %9s %10s %10s %7s\n' copier plain shim shim/plain \
-			shim/read shim/clone "new plain" "new shim" FICLONE
-		local rd=() cl=() t
+		echo "## $fs: copy of one $SIZE file, cache $cache (median of $REPS); '+sync': until the data is on disk"
+		printf '%-27s %7s %7s %7s %10s %10s %7s %7s %7s %9s %9s %3s\n' copier plain shim shim/ \
+			plain+sync shim+sync shim/ shim/ shim/ "new" "new" FI-
+		printf '%-27s %7s %7s %7s %10s %10s %7s %7s %7s %9s %9s %3s\n' "" "" "" plain \
+			"" "" plain read clone plain shim CLONE
+		local rd=() cl=()
 		declare -A readt
 		for bs in 128K 4k 512; do
 			rd=()
@@ -153,34 +169,38 @@ table_copy() {
 				rd+=("$(secs dd if="$S" of=/dev/null bs=$bs status=none)")
 			done
 			readt[$bs]=$(median "${rd[@]}")
-			printf '%-28s %9s\n' "read limit (dd bs=$bs)" "$(fmt_s "${readt[$bs]}")"
+			printf '%-27s %7s\n' "read limit (dd bs=$bs)" "$(fmt_s "${readt[$bs]}")"
 		done
 		for ((i = 0; i < REPS; i++)); do
 			rm -f "$D"; $cache
-			cl+=("$(secs cp --reflink=always "$S" "$D")")
+			copy_run cl cp --reflink=always "$S" "$D"
 		done
 		local clone_t
-		clone_t=$(median "${cl[@]}")
-		printf '%-28s %9s %9s %9s %9s %9s %10s %10s %7s\n' "clone limit (cp --reflink)" "" \
-			"$(fmt_s "$clone_t")" "" "" "" "" "$(iec "$(newspace "$D")")" 1
+		clone_t=$(med_copy "${cl[@]}")
+		printf '%-27s %7s %7s %7s %10s %10s %7s %7s %7s %9s %9s %3s\n' "clone limit (cp --reflink)" "" \
+			"$(fmt_s "$clone_t")" "" "" "$(fmt_s "$(med_total "${cl[@]}")")" "" "" "" "" \
+			"$(iec "$(newspace "$D")")" 1
 		for m in dd128 dd4k cpio pyloop busybox copyfile; do
 			local p=() s=() np ns
 			for ((i = 0; i < REPS; i++)); do
 				rm -f "$D"; $cache
-				p+=("$(secs copier $m "$S" "$D")")
+				copy_run p "$work/bin/$m" "$S" "$D"
 				[ $i = 0 ] && np=$(newspace "$D")
 				rm -f "$D"; $cache
-				s+=("$(secs shim "$work/bin/$m" "$S" "$D")")
+				copy_run s shim "$work/bin/$m" "$S" "$D"
 				[ $i = 0 ] && { ns=$(newspace "$D"); cmp -s "$S" "$D" || die "$m: shimmed copy differs"; }
 			done
 			rm -f "$D"
 			local n
 			n=$(clones env LD_PRELOAD="$lib" "$work/bin/$m" "$S" "$D")
-			local pm sm
-			pm=$(median "${p[@]}"); sm=$(median "${s[@]}")
-			printf '%-28s %9s %9s %9s %9s %9s %10s %10s %7s\n' "$(label_of $m)" "$(fmt_s "$pm")" \
-				"$(fmt_s "$sm")" "$(ratio "$sm" "$pm")" "$(ratio "$sm" "${readt[$(read_bs $m)]}")" \
-				"$(ratio "$sm" "$clone_t")" "$(iec "$np")" "$(iec "$ns")" "$n"
+			local pm sm pt st
+			pm=$(med_copy "${p[@]}"); sm=$(med_copy "${s[@]}")
+			pt=$(med_total "${p[@]}"); st=$(med_total "${s[@]}")
+			printf '%-27s %7s %7s %7s %10s %10s %7s %7s %7s %9s %9s %3s\n' "$(label_of $m)" \
+				"$(fmt_s "$pm")" "$(fmt_s "$sm")" "$(ratio "$sm" "$pm")" \
+				"$(fmt_s "$pt")" "$(fmt_s "$st")" "$(ratio "$st" "$pt")" \
+				"$(ratio "$sm" "${readt[$(read_bs $m)]}")" "$(ratio "$sm" "$clone_t")" \
+				"$(iec "$np")" "$(iec "$ns")" "$n"
 		done
 		unset readt
 	done
