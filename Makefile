@@ -3,6 +3,7 @@
 #   make test       the test suite (bats; root for the filesystem tests)
 #   make demo       a 256 MiB copy with and without the shim, side by side
 #   make bench      performance tables (bench/bench.sh)
+#   make install    PREFIX=/usr/local DESTDIR= (make uninstall to remove)
 
 VERSION  := 0.1.0
 CC       ?= cc
@@ -80,6 +81,28 @@ test: all test-progs
 demo: all test-progs
 	examples/demo.sh
 
+# Installed layout: the wrapper finds the library in ../lib/reflink-shim/.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  := $(DESTDIR)$(PREFIX)/bin
+LIBDIR  := $(DESTDIR)$(PREFIX)/lib/reflink-shim
+MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
+DOCDIR  := $(DESTDIR)$(PREFIX)/share/doc/reflink-shim
+
+install: $(B)/libreflink-shim.so $(B)/reflink-shim
+	install -d $(BINDIR) $(LIBDIR) $(MANDIR) $(DOCDIR)
+	install -m 755 $(B)/reflink-shim $(BINDIR)/reflink-shim
+	# a new inode, then rename: running processes keep the old mapping
+	install -m 644 $(B)/libreflink-shim.so $(LIBDIR)/.libreflink-shim.so.new
+	mv -f $(LIBDIR)/.libreflink-shim.so.new $(LIBDIR)/libreflink-shim.so
+	install -m 644 docs/reflink-shim.1 $(MANDIR)/reflink-shim.1
+	install -m 644 README.md docs/DESIGN.md $(DOCDIR)/
+
+uninstall:
+	rm -f $(BINDIR)/reflink-shim $(LIBDIR)/libreflink-shim.so $(MANDIR)/reflink-shim.1 \
+		$(DOCDIR)/README.md $(DOCDIR)/DESIGN.md
+	-rmdir $(LIBDIR) $(DOCDIR) 2>/dev/null
+
 # Tables of times, ratios and space (bench/bench.sh; root, about an hour with
 # the default sizes; BENCH_QUICK=1 for a minute-long smoke run).
 bench: all test-progs
@@ -120,4 +143,4 @@ check-python: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all test test-progs demo bench clean musl check-asan check-tsan check-python
+.PHONY: all test test-progs demo bench install uninstall clean musl check-asan check-tsan check-python

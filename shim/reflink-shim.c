@@ -92,9 +92,11 @@ static int find_library(char *out, size_t size)
 	*slash = '\0';
 	static const char *const rel[] = { "/", "/../lib/reflink-shim/", "/../lib/" };
 	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-		if ((size_t)snprintf(out, size, "%s%s%s", self, rel[i], LIBNAME) >= size)
+		char path[PATH_MAX];
+		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", self, rel[i], LIBNAME) >= sizeof(path))
 			continue;
-		if (access(out, R_OK) == 0)
+		/* LD_PRELOAD gets a clean absolute path, as users would write it */
+		if (access(path, R_OK) == 0 && realpath(path, out) && strlen(out) < size)
 			return 0;
 	}
 	return -1;

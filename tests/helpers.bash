@@ -1,5 +1,5 @@
 # Shared helpers for the bats tests. tests/run.sh exports:
-#   SHIM_LIB SHIM_WRAPPER SHIM_PROGS   what was built
+#   SHIM_LIB SHIM_WRAPPER SHIM_PROGS SHIM_EXAMPLES   what was built
 #   T_XFS T_XFS2 T_BTRFS T_EXT4 T_TMPFS mounted test filesystems (root only)
 
 scenario=$SHIM_PROGS/scenario

@@ -49,6 +49,7 @@ export SHIM_TOP=$top
 export SHIM_LIB=${SHIM_PRELOAD_FIRST:+$SHIM_PRELOAD_FIRST:}$build/libreflink-shim.so
 export SHIM_WRAPPER=$build/reflink-shim
 export SHIM_PROGS=$build/tests
+export SHIM_EXAMPLES=$build/examples
 # The musl build, when musl-gcc is there (tests/musl.bats skips otherwise).
 if command -v musl-gcc >/dev/null 2>&1; then
 	make -s -C "$top" musl >/dev/null
