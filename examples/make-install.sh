@@ -14,5 +14,5 @@ rm -rf "$dir/build" "$dir/prefix"
 cp -r "$here/project" "$dir/build"
 make -s -C "$dir/build"
 "$shim" --probe "$dir"
-"$shim" --stats make -s -C "$dir/build" install PREFIX="$dir/prefix"
+"$shim" --stats make -s -C "$dir/build" install PREFIX="$dir/prefix" DESTDIR=
 "$dir/prefix/bin/wordstat" "$dir/prefix/share/wordstat/words.txt"
