@@ -86,7 +86,7 @@ warm() { sync; }
 shim() { env LD_PRELOAD="$lib" "$@"; }
 # clones CMD...: FICLONE calls CMD makes (strace, outside the timed runs)
 clones() { strace -f -qq --seccomp-bpf -e trace=ioctl -o "$work/strace" "$@" >/dev/null 2>&1 || true; grep -c FICLONE "$work/strace" || true; }
-newspace() { sync; find "$@" -type f -print0 | xargs -0r "$fileinfo" newspace | awk '{ s += $1 } END { print s + 0 }'; }
+newspace() { sync; find "$@" -type f -print0 | xargs -0r "$fileinfo" newspace | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 
 mkfs_mount() {  # FS -> prints mount point
 	local fs=$1 img=$work/$1.img mnt=$work/mnt-$1
@@ -253,8 +253,11 @@ for i in range($GIT_FILES):
 	row() {
 		local label=$1; shift
 		local p=() s=()
+		# sync first: the previous run's writeback must not land in this one
 		for ((i = 0; i < reps; i++)); do
+			sync
 			p+=("$(secs "$@")")
+			sync
 			s+=("$(secs shim "$@")")
 		done
 		local pm sm
