@@ -11,6 +11,7 @@
 #include <sys/vfs.h>
 
 #include "config.h"
+#include "fsname.h"
 #include "kernel.h"
 #include "real.h"
 #include "shim.h"
@@ -54,30 +55,6 @@ void clone_forget_pair(dev_t sdev, dev_t ddev)
 static int raw_ioctl(int fd, unsigned long req, void *arg)
 {
 	return real.ioctl ? real.ioctl(fd, req, arg) : -1;
-}
-
-/*
- * Filesystems that never implement remap_file_range. Anything else (XFS,
- * btrfs, bcachefs, but also NFS, CIFS, OCFS2, overlayfs over those) is
- * worth one real attempt, whose failure is then remembered.
- */
-static bool fs_type_cannot_clone(long type)
-{
-	switch ((unsigned long)type) {
-	case 0xEF53:      /* ext2/3/4 */
-	case 0x01021994:  /* tmpfs */
-	case 0x858458f6:  /* ramfs */
-	case 0x4d44:      /* vfat/msdos */
-	case 0x2011BAB0:  /* exfat */
-	case 0x5346544e:  /* ntfs */
-	case 0xF2F52010:  /* f2fs */
-	case 0x65735546:  /* fuse */
-	case 0x9fa0:      /* proc */
-	case 0x62656572:  /* sysfs */
-		return true;
-	default:
-		return false;
-	}
 }
 
 /* Per-device verdict from fstatfs, cached in the same table with sdev == ddev

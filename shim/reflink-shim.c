@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,23 +268,25 @@ static void add_record(struct totals *t, char *line)
 		*eq = 0;
 		const char *v = eq + 1;
 		unsigned long long n = strtoull(v, NULL, 10);
-		if (!strcmp(tok, "cloned"))
-			t->cloned += n;
-		else if (!strcmp(tok, "bytes"))
-			t->bytes += n;
-		else if (!strcmp(tok, "small"))
-			t->small += n;
-		else if (!strcmp(tok, "differed"))
-			t->differed += n;
-		else if (!strcmp(tok, "layout"))
-			t->layout += n;
-		else if (!strcmp(tok, "other-fs"))
-			t->otherfs += n;
-		else if (!strcmp(tok, "failed"))
-			t->failed += n;
-		else if (!strcmp(tok, "unsupported-total"))
-			t->unsupported += n;
-		else if (!strcmp(tok, "unsupported"))
+		static const struct { const char *key; size_t off; } fields[] = {
+			{ "cloned", offsetof(struct totals, cloned) },
+			{ "bytes", offsetof(struct totals, bytes) },
+			{ "small", offsetof(struct totals, small) },
+			{ "differed", offsetof(struct totals, differed) },
+			{ "layout", offsetof(struct totals, layout) },
+			{ "other-fs", offsetof(struct totals, otherfs) },
+			{ "failed", offsetof(struct totals, failed) },
+			{ "unsupported-total", offsetof(struct totals, unsupported) },
+		};
+		bool known = false;
+		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]) && !known; i++)
+			if (!strcmp(tok, fields[i].key)) {
+				*(unsigned long long *)((char *)t + fields[i].off) += n;
+				known = true;
+			}
+		if (known)
+			continue;
+		if (!strcmp(tok, "unsupported"))
 			for (const char *p = v; *p;) {
 				const char *e = strchrnul(p, ','), *colon = memchr(p, ':', (size_t)(e - p));
 				if (colon)
