@@ -478,12 +478,22 @@ static enum source_verdict judge_source(int fd, const struct dest_info *d, int s
 		return SRC_NO;
 	if (st->st_dev == d->st.st_dev && st->st_ino == d->st.st_ino)
 		return SRC_NO;
+	if (st->st_size < cfg.min_size)
+		return SRC_SMALL;
 	int fl = real.fcntl(s, F_GETFL);
 	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH))
 		return SRC_NO;
-	if (st->st_size < cfg.min_size)
-		return SRC_SMALL;
 	return clone_possible(fd, d->st.st_dev, s, st->st_dev) ? SRC_OK : SRC_NO_CLONE;
+}
+
+/*
+ * Whether to tell a copy that will not be cloned from any other write.
+ * Only for --stats and the log: it costs a read of S's first page, which
+ * nothing else needs (and which a FUSE server, say, would see).
+ */
+static bool reporting(void)
+{
+	return cfg.stats || cfg.log;
 }
 
 /* A copy from s into fd was seen and will not be cloned. */
@@ -497,6 +507,8 @@ static void not_cloned(int fd, int s, enum why_not why)
 		[WHY_UNSUPPORTED] = "filesystem cannot clone",
 		[WHY_FAILED] = "the clone failed",
 	};
+	if (!reporting())
+		return;
 	long fstype = 0;
 	if (why == WHY_OTHER_FS || why == WHY_UNSUPPORTED)
 		why = clone_why_not(fd, s, &fstype);
@@ -623,7 +635,7 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 		int s = cand[i];
 		struct stat sst;
 		enum source_verdict sv = judge_source(fd, &d, s, n, &sst);
-		if (sv == SRC_NO)
+		if (sv == SRC_NO || (sv != SRC_OK && !reporting()))
 			continue;
 		c->ssize = sst.st_size;
 		c->winlen = 0;

@@ -52,11 +52,25 @@ fallback_on() {
 	for fs in "$T_EXT4" "$T_TMPFS"; do
 		local d; d=$(testdir "$fs")
 		mksrc "$d/src" $SZ
-		strace -f -qq -e trace=ioctl -o "$d/trace" env LD_PRELOAD="$SHIM_LIB" \
+		strace -f -qq -e trace=ioctl,pread64 -o "$d/trace" env LD_PRELOAD="$SHIM_LIB" \
 			"$scenario" "$d/src" "$d/dst" open=w copy=64k close >/dev/null
 		! grep -q CLONE "$d/trace"
+		# nor a read of the source of our own (a FUSE server would see it)
+		! grep -q pread64 "$d/trace"
 		cmp "$d/src" "$d/dst"
 	done
+}
+
+@test "only --stats and the log read a source that cannot be cloned, to name the reason" {
+	need_fs T_EXT4
+	local d; d=$(testdir "$T_EXT4")
+	mksrc "$d/src" $SZ
+	: > "$d/stats"
+	strace -f -qq -e trace=pread64 -o "$d/trace" env LD_PRELOAD="$SHIM_LIB" REFLINK_SHIM_STATS="$d/stats" \
+		"$scenario" "$d/src" "$d/dst" open=w copy=64k close >/dev/null
+	grep -q pread64 "$d/trace"
+	grep -q 'unsupported=ext4:1,' "$d/stats"
+	cmp "$d/src" "$d/dst"
 }
 
 # Python makes several copies in one process: the answer "cannot" for a
