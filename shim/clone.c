@@ -117,7 +117,6 @@ enum clone_class clone_file(int dfd, int sfd, int *err)
 	}
 }
 
-#define FIEMAP_BATCH 32
 
 /*
  * Cloning costs per extent (17-36 µs measured on XFS, a 1 GiB source in
@@ -134,32 +133,32 @@ long clone_extent_limit(off_t size)
 	return (long)(size / AUTO_EXTENT_BYTES) + 1;
 }
 
-bool clone_source_dense(int sfd, off_t size, long *extents)
+bool clone_source_dense(int sfd, off_t size, long *extents, void *buf, size_t buflen)
 {
-	union {
-		struct k_fiemap fm;
-		char buf[sizeof(struct k_fiemap) + FIEMAP_BATCH * sizeof(struct k_fiemap_extent)];
-	} u;
+	/* The caller's buffer, not our stack: wrappers must fit a 16 KiB
+	 * thread stack or an 8 KiB signal stack. */
+	struct k_fiemap *fm = buf;
+	unsigned batch = (unsigned)((buflen - sizeof(*fm)) / sizeof(struct k_fiemap_extent));
 	off_t pos = 0;
 	long count = 0;
 	int saved = errno;
 	bool ok = true;
 	long limit = clone_extent_limit(size);
 	while (pos < size) {
-		memset(&u.fm, 0, sizeof(u.fm));
-		u.fm.fm_start = (uint64_t)pos;
-		u.fm.fm_length = (uint64_t)(size - pos);
-		u.fm.fm_extent_count = FIEMAP_BATCH;
+		memset(fm, 0, sizeof(*fm));
+		fm->fm_start = (uint64_t)pos;
+		fm->fm_length = (uint64_t)(size - pos);
+		fm->fm_extent_count = batch;
 		/* Flush first: XFS shows extents under writeback as unwritten. The
 		 * clone would flush the source anyway. */
-		u.fm.fm_flags = K_FIEMAP_FLAG_SYNC;
-		if (raw_ioctl(sfd, K_FS_IOC_FIEMAP, &u.fm) != 0 || u.fm.fm_mapped_extents == 0) {
+		fm->fm_flags = K_FIEMAP_FLAG_SYNC;
+		if (raw_ioctl(sfd, K_FS_IOC_FIEMAP, fm) != 0 || fm->fm_mapped_extents == 0) {
 			ok = false;
 			break;
 		}
 		bool last = false;
-		for (unsigned i = 0; i < u.fm.fm_mapped_extents; i++) {
-			struct k_fiemap_extent *x = &u.fm.fm_extents[i];
+		for (unsigned i = 0; i < fm->fm_mapped_extents; i++) {
+			struct k_fiemap_extent *x = &fm->fm_extents[i];
 			if ((off_t)x->fe_logical > pos || (x->fe_flags & K_FIEMAP_EXTENT_UNWRITTEN)) {
 				ok = false;  /* a hole, or preallocated space that reads as zeros */
 				break;

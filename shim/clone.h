@@ -45,7 +45,7 @@ void clone_forget_pair(dev_t sdev, dev_t ddev);
  * Returns false when the layout is not dense or cannot be read, or when it
  * has more than clone_extent_limit(size) extents (counting stops there).
  */
-bool clone_source_dense(int sfd, off_t size, long *extents);
+bool clone_source_dense(int sfd, off_t size, long *extents, void *buf, size_t buflen);
 
 /* Most extents a source of this size may have and still be cloned (0: no
  * limit): REFLINK_SHIM_MAX_EXTENTS, else one per 32 KiB. */

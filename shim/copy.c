@@ -47,8 +47,11 @@
 #include "shim.h"
 #include "stats.h"
 #include "sys.h"
+#include "umem.h"
 
 #define WIN_CAP (1u << 20)   /* bytes of S held for comparison */
+#define SCRATCH_CAP (64u << 10) /* program bytes copied in, when not vetted (umem.h) */
+#define PATH_CAP 4096        /* PATH_MAX: a closed source's name */
 #define PROBE_LEN 4096       /* first comparison before reading a whole window */
 #define MAX_CANDIDATES 8
 
@@ -60,20 +63,25 @@ struct copy {
 	int ndest, nalias;   /* program fds that write D / read D separately */
 	int owner;           /* pid that armed it */
 	int dpriv;           /* private dup of D, so we can settle after D is gone */
-	int sfd;             /* fd we read S through for verification, -1 if none */
-	int spriv;           /* sfd is ours (the program closed its own) */
+	int sfd;             /* the program's fd we read S through, -1 if none */
+	int sbypath;         /* sfd closed: S is read by name (spath) for each refill */
+	unsigned slockgen;   /* copy_lock_gen when the program closed S */
 	dev_t ddev, sdev;
 	ino_t dino, sino;
 	struct timespec dctime, sctime;
 	off_t ssize, hi;
 	int touched;         /* writes accepted after the arming one */
-	unsigned char *win;
+	unsigned char *win;  /* WIN_CAP bytes of S, then the scratch, then spath */
+	unsigned char *scratch;
+	char *spath;
 	off_t winoff;
 	size_t winlen;
 };
 
 int copies_active;
 int priv_fd_base = 768;
+unsigned copy_lock_gen;
+int copy_inert;
 
 /* ---- record pool: type-stable memory, so a racing reader never faults ---- */
 
@@ -115,7 +123,8 @@ static struct copy *copy_alloc(void)
 	pool_free = c->next_free;
 	pool_release();
 	if (!c->win) {
-		void *w = mmap(NULL, WIN_CAP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *w = mmap(NULL, WIN_CAP + SCRATCH_CAP + PATH_CAP, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (w == MAP_FAILED) {
 			pool_acquire();
 			c->next_free = pool_free;
@@ -124,12 +133,14 @@ static struct copy *copy_alloc(void)
 			return NULL;
 		}
 		c->win = w;
+		c->scratch = c->win + WIN_CAP;
+		c->spath = (char *)c->scratch + SCRATCH_CAP;
 	}
 	/* FOR_EACH_COPY reads `active` without the lock to skip idle records. */
 	__atomic_store_n(&c->active, 0, __ATOMIC_RELAXED);
 	c->ndest = c->nalias = c->touched = 0;
 	c->dpriv = c->sfd = -1;
-	c->spriv = 0;
+	c->sbypath = 0;
 	c->hi = c->ssize = 0;
 	c->winlen = 0;
 	return c;
@@ -174,17 +185,89 @@ static size_t iov_total(const struct iovec *iov, int cnt)
 	return n;
 }
 
+static bool source_unchanged(struct copy *c, int sfd);
 static int privs_open;  /* private fds currently held */
 
+/*
+ * A private dup of fd, numbered from priv_fd_base up (out of the way of the
+ * lowest-free numbers the program gets) and marked FD_PRIV: every wrapped
+ * call on it answers EBADF, as on a closed fd. Held only while a copy is
+ * armed.
+ */
 static int dup_private(int fd)
 {
 	int p = real.fcntl(fd, F_DUPFD_CLOEXEC, priv_fd_base);
-	if (p >= 0)
+	if (p >= 0) {
 		__atomic_add_fetch(&privs_open, 1, __ATOMIC_RELAXED);
+		fd_reset(p);
+		fd_put(p, FD_PRIV);
+	}
 	return p;
 }
 
-/* Reads up to WIN_CAP (or `want`) bytes of S at `at` into the window. */
+static void close_private(int fd)
+{
+	fd_put(fd, FD_UNKNOWN);
+	SYS(SYS_close, fd);
+	__atomic_sub_fetch(&privs_open, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- a source the program has closed, read again by name ---- */
+
+/*
+ * Writes "/proc/self/fd/N" into buf (32 bytes) and reads the link into
+ * path (PATH_CAP bytes). False for a file that has no name any more.
+ */
+static bool fd_path(int fd, char *path)
+{
+	char link[32] = "/proc/self/fd/", digits[12];
+	int k = 0, i = 14;
+	unsigned u = (unsigned)fd;
+	do
+		digits[k++] = (char)('0' + u % 10);
+	while ((u /= 10) && k < 11);
+	while (k)
+		link[i++] = digits[--k];
+	link[i] = 0;
+	long n = SYS(SYS_readlinkat, AT_FDCWD, link, path, PATH_CAP - 1);
+	if (n <= 0 || path[0] != '/')
+		return false;
+	path[n] = 0;
+	static const char deleted[] = " (deleted)";
+	size_t d = sizeof(deleted) - 1;
+	return !((size_t)n >= d && memcmp(path + n - d, deleted, d) == 0);
+}
+
+/*
+ * Opens the regular file (dev, ino) at path for our own reading, if the
+ * name still leads to it, and no POSIX lock was taken since `lockgen`
+ * (closing our fd would drop the process's POSIX locks on the file; the
+ * program's own close of S dropped every one it had, so none can exist
+ * unless taken since). The caller closes it before its wrapper returns:
+ * no fd of ours outlives the program's last fd on S.
+ */
+static int open_by_name(const char *path, dev_t dev, ino_t ino, unsigned lockgen)
+{
+	struct stat st;
+	if (__atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE) != lockgen)
+		return -1;
+	/* Look before opening: the name may now lead to a FIFO or a device,
+	 * whose open has effects of its own. */
+	if (SYS(SYS_newfstatat, AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_dev != dev || st.st_ino != ino)
+		return -1;
+	int fd = (int)SYS(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (xfstat(fd, &st) != 0 || st.st_dev != dev || st.st_ino != ino) {
+		SYS(SYS_close, fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Reads up to WIN_CAP (or `want`) bytes of S at `at` into the window. With
+ * sfd < 0, S is opened by name, checked unchanged and closed again. */
 static ssize_t refill(struct copy *c, int sfd, off_t at, size_t want)
 {
 	size_t cap = want < WIN_CAP ? want : WIN_CAP;
@@ -192,17 +275,47 @@ static ssize_t refill(struct copy *c, int sfd, off_t at, size_t want)
 		cap = (size_t)(c->ssize - at);
 	size_t got = 0;
 	c->winlen = 0;
+	int s = sfd;
+	if (s < 0 && (!c->sbypath || (s = open_by_name(c->spath, c->sdev, c->sino, c->slockgen)) < 0))
+		return -1;
 	while (got < cap) {
-		ssize_t r = real.pread(sfd, c->win + got, cap - got, at + (off_t)got);
+		ssize_t r = real.pread(s, c->win + got, cap - got, at + (off_t)got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
 		got += (size_t)r;
 	}
+	if (sfd < 0) {
+		bool unchanged = source_unchanged(c, s);
+		SYS(SYS_close, s);
+		if (!unchanged)
+			return -1;
+	}
 	c->winoff = at;
 	c->winlen = got;
 	return (ssize_t)got;
+}
+
+/*
+ * Compares k program bytes at p with k bytes of the window at w: in place
+ * when the kernel has just vetted them, else through copies that cannot
+ * fault. False when they differ or cannot all be read (the program's own
+ * write then meets EFAULT or a short count, as without us).
+ */
+static bool same_bytes(struct copy *c, const unsigned char *p, const unsigned char *w, size_t k)
+{
+	if (umem_is_vetted(p, k))
+		return memcmp(p, w, k) == 0;
+	while (k) {
+		size_t m = k < SCRATCH_CAP ? k : SCRATCH_CAP;
+		if (!umem_read(c->scratch, p, m) || memcmp(c->scratch, w, m) != 0)
+			return false;
+		p += m;
+		w += m;
+		k -= m;
+	}
+	return true;
 }
 
 /*
@@ -235,7 +348,7 @@ static bool verify(struct copy *c, int sfd, off_t pos, const struct iovec *iov, 
 		size_t k = (size_t)(c->winoff + (off_t)c->winlen - at);
 		if (k > want)
 			k = want;
-		if (memcmp(p, c->win + (at - c->winoff), k) != 0)
+		if (!same_bytes(c, p, c->win + (at - c->winoff), k))
 			return false;
 		ioff += k;
 		done += k;
@@ -268,11 +381,10 @@ static enum dest_state dest_check(struct copy *c, int fd)
 
 /* ---- settling ---- */
 
-static void settle_locked(struct copy *c, const char *why)
+/* Settles c if process `pid` owns it. */
+static void settle_owned(struct copy *c, const char *why, int pid)
 {
-	/* A child that shares our memory (vfork) or was not announced
-	 * (_Fork, raw clone) must not act on its parent's copies. */
-	if (!c->active || c->owner != (int)SYS(SYS_getpid))
+	if (!c->active || c->owner != pid)
 		return;
 	__atomic_store_n(&c->active, 0, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&copies_active, 1, __ATOMIC_RELAXED);
@@ -310,10 +422,11 @@ static void settle_locked(struct copy *c, const char *why)
 	errno = saved;
 }
 
-static void close_private(int fd)
+static void settle_locked(struct copy *c, const char *why)
 {
-	SYS(SYS_close, fd);
-	__atomic_sub_fetch(&privs_open, 1, __ATOMIC_RELAXED);
+	/* A child that shares our memory (vfork) or was not announced
+	 * (_Fork, raw clone) must not act on its parent's copies. */
+	settle_owned(c, why, (int)SYS(SYS_getpid));
 }
 
 static void close_privates_locked(struct copy *c)
@@ -321,10 +434,6 @@ static void close_privates_locked(struct copy *c)
 	if (c->dpriv >= 0)
 		close_private(c->dpriv);
 	c->dpriv = -1;
-	if (c->spriv && c->sfd >= 0)
-		close_private(c->sfd);
-	c->sfd = -1;
-	c->spriv = 0;
 }
 
 /* Drops one program fd's reference; frees the record with the last one. */
@@ -382,51 +491,80 @@ static void forget_fd(int fd, uintptr_t ent, const char *why)
  * Python's open(d,'wb').write(open(s,'rb').read()) and Node's
  * writeFileSync(d, readFileSync(s)) read S in one call and close it before
  * the first write to D. When an fd that was read whole (and is large enough
- * to be worth a clone) is closed, we keep a private dup of it here, offered
- * as a candidate at the next first write that is judged. That write either
- * adopts it as its copy's source or drops it: at most one such fd is held,
- * and only between that close and the next judged write.
+ * to be worth a clone) is closed, we remember S's name and identity here:
+ * no fd, so nothing the program closed stays open (its locks, leases, an
+ * unlinked file's space, a mount). The next first write that is judged may
+ * open S again by that name, proving it is the same file (open_by_name),
+ * compare and clone, and closes it before returning.
+ *
+ * One slot, guarded by a try-lock: a signal handler that closes or writes
+ * while the slot is taken simply does without it (a lost clone at worst).
  */
 static struct {
 	int lock;
-	int fd;              /* private dup, -1 when empty */
-	const void *hint;    /* buffer of the program's last read of it */
-} stash = { 0, -1, NULL };
+	int full;
+	const void *hint;    /* buffer of the program's last read of S */
+	dev_t dev;
+	ino_t ino;
+	unsigned lockgen;    /* copy_lock_gen at the close */
+	char path[PATH_CAP];
+} stash;
 
-static void stash_acquire(void)
+static bool stash_trylock(void)
 {
-	while (__atomic_exchange_n(&stash.lock, 1, __ATOMIC_ACQUIRE))
-		;
+	return !__atomic_exchange_n(&stash.lock, 1, __ATOMIC_ACQUIRE);
 }
 
-static void stash_release(void)
+static void stash_unlock(void)
 {
 	__atomic_store_n(&stash.lock, 0, __ATOMIC_RELEASE);
 }
 
-static void close_private(int fd);
-
-/* Takes the stashed fd (the caller owns it then), or -1. */
-static int stash_take(const void **hint)
+/* fd, read whole, is being closed by the program: remember what it was. */
+static void stash_remember(int fd)
 {
-	stash_acquire();
-	int fd = stash.fd;
-	if (hint)
-		*hint = stash.hint;
-	stash.fd = -1;
-	stash_release();
-	return fd;
+	struct stat st;
+	if (!stash_trylock())
+		return;
+	__atomic_store_n(&stash.full, 0, __ATOMIC_RELAXED);
+	if (fd_path(fd, stash.path) && xfstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		stash.hint = fd_get_hint(fd);
+		stash.dev = st.st_dev;
+		stash.ino = st.st_ino;
+		stash.lockgen = __atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE);
+		__atomic_store_n(&stash.full, 1, __ATOMIC_RELAXED);
+	}
+	stash_unlock();
 }
 
-static void stash_put(int fd, const void *hint)
+/*
+ * Empties the slot; when it held a source, copies its name into c->spath
+ * (where a copy cloned from it keeps it) and its identity into *rec.
+ */
+struct stashed {
+	const void *hint;
+	dev_t dev;
+	ino_t ino;
+	unsigned lockgen;
+};
+
+static bool stash_take(struct copy *c, struct stashed *rec)
 {
-	stash_acquire();
-	int old = stash.fd;
-	stash.fd = fd;
-	stash.hint = hint;
-	stash_release();
-	if (old >= 0)
-		close_private(old);
+	if (!__atomic_load_n(&stash.full, __ATOMIC_RELAXED) || !stash_trylock())
+		return false;
+	bool got = __atomic_load_n(&stash.full, __ATOMIC_RELAXED);
+	if (got) {
+		size_t n = strnlen(stash.path, PATH_CAP - 1);
+		memcpy(c->spath, stash.path, n);
+		c->spath[n] = 0;
+		rec->hint = stash.hint;
+		rec->dev = stash.dev;
+		rec->ino = stash.ino;
+		rec->lockgen = stash.lockgen;
+		__atomic_store_n(&stash.full, 0, __ATOMIC_RELAXED);
+	}
+	stash_unlock();
+	return got;
 }
 
 /* ---- arming ---- */
@@ -527,10 +665,10 @@ static void not_cloned(int fd, int s, enum why_not why)
 }
 
 /* S's layout allows a clone that a dense copy cannot tell from itself. */
-static bool source_layout_ok(int s, off_t size)
+static bool source_layout_ok(struct copy *c, int s, off_t size)
 {
 	long extents;
-	if (clone_source_dense(s, size, &extents))
+	if (clone_source_dense(s, size, &extents, c->scratch, SCRATCH_CAP))
 		return true;
 	shim_log("skip-layout", s, extents, "source has holes, preallocation or too many extents");
 	return false;
@@ -613,26 +751,30 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 	if (verdict)
 		return verdict;
 	const void *buf = cnt ? iov[0].iov_base : NULL;
-	const void *stash_hint;
-	int stashed = stash_take(&stash_hint);
+	struct copy *c = copy_alloc();
+	if (!c)
+		return FD_REG_DONE;
+	/* A source read whole and closed is tried first when this write is
+	 * from the buffer it was read into, else last; it is opened by name
+	 * only when its turn comes, and closed before we return. */
+	enum { STASHED = -2 };
+	struct stashed rec = { 0 };
+	bool have_stash = stash_take(c, &rec);
+	int stashed = -1;
 	int cand[MAX_CANDIDATES + 1];
 	int nc = 0;
-	if (stashed >= 0 && stash_hint == buf)
-		cand[nc++] = stashed;
+	if (have_stash && rec.hint == buf)
+		cand[nc++] = STASHED;
 	nc += candidates(fd, buf, cand + nc);
-	if (stashed >= 0 && stash_hint != buf)
-		cand[nc++] = stashed;
-	struct copy *c = nc ? copy_alloc() : NULL;
-	if (!c) {
-		if (stashed >= 0)
-			close_private(stashed);
-		return FD_REG_DONE;
-	}
+	if (have_stash && rec.hint != buf)
+		cand[nc++] = STASHED;
 	/* The best reason a copy was seen but not cloned, for stats and log. */
 	enum why_not why = WHY_COUNT;
 	int why_src = -1;
 	for (int i = 0; i < nc; i++) {
 		int s = cand[i];
+		if (s == STASHED && (s = stashed = open_by_name(c->spath, rec.dev, rec.ino, rec.lockgen)) < 0)
+			continue;
 		struct stat sst;
 		enum source_verdict sv = judge_source(fd, &d, s, n, &sst);
 		if (sv == SRC_NO || (sv != SRC_OK && !reporting()))
@@ -651,7 +793,7 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 			}
 			continue;
 		}
-		if (!source_layout_ok(s, sst.st_size)) {
+		if (!source_layout_ok(c, s, sst.st_size)) {
 			why = WHY_LAYOUT;
 			why_src = s;
 			continue;
@@ -666,20 +808,22 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 			why = WHY_COUNT;  /* counted by do_clone */
 			break;
 		}
-		c->sfd = s;
 		if (s == stashed) {
-			c->spriv = 1;  /* the copy owns it now */
-			stashed = -1;
+			/* From now on S is read by name, for each window. */
+			c->sbypath = 1;
+			c->slockgen = rec.lockgen;
+		} else {
+			c->sfd = s;
 		}
 		if (stashed >= 0)
-			close_private(stashed);
+			SYS(SYS_close, stashed);
 		*accepted = true;
 		return (uintptr_t)c;
 	}
 	if (why != WHY_COUNT)
 		not_cloned(fd, why_src, why);
 	if (stashed >= 0)
-		close_private(stashed);
+		SYS(SYS_close, stashed);
 	copy_free(c);
 	return FD_REG_DONE;
 }
@@ -713,7 +857,7 @@ static ssize_t accept_write(struct copy *c, int fd, off_t off, size_t n, bool *h
  */
 static bool may_have_source(int fd, const void *buf, bool *small_copy)
 {
-	if (__atomic_load_n(&stash.fd, __ATOMIC_RELAXED) >= 0)
+	if (__atomic_load_n(&stash.full, __ATOMIC_RELAXED))
 		return true;
 	long long min = cfg.min_size > 0 ? cfg.min_size : 1;
 	for (int s = __atomic_load_n(&fdtab_top, __ATOMIC_RELAXED); s >= 0; s--) {
@@ -811,7 +955,7 @@ retry:
 			bool refilled = false;
 			if (pos != c->hi || c->hi + (off_t)n > c->ssize ||
 			    !verify(c, c->sfd, pos, iov, cnt, n, 0, &refilled) ||
-			    (refilled && !source_unchanged(c, c->sfd))) {
+			    (refilled && c->sfd >= 0 && !source_unchanged(c, c->sfd))) {
 				settle_locked(c, pos != c->hi ? "write elsewhere" : "data differs");
 			} else {
 				c->touched = 1;
@@ -826,21 +970,42 @@ out:
 	return ret;
 }
 
-/* ---- sendfile / copy_file_range ---- */
-
-static off_t pos_of(int fd, off_t *offp)
+void copy_write_unseen(int fd, uintptr_t ent)
 {
-	return offp ? *offp : xlseek(fd, 0, SEEK_CUR);
+	if (fd_is_copy(ent))
+		copy_settle_fd(fd, "a write we do not look at");
+	else if (ent == FD_UNKNOWN || ent == FD_REG)
+		judge_without_source(fd, ent, false);
 }
 
-/* Moves offsets as a transfer of n bytes would have. */
+/* ---- sendfile / copy_file_range ---- */
+
+/*
+ * The program's offset pointers are read and written without faulting
+ * (umem.h): a bad one makes the call fall through to the kernel, which
+ * answers EFAULT. *pos is the offset (the pointer's, or the fd's).
+ */
+static bool pos_of(int fd, const off_t *offp, off_t *pos)
+{
+	if (offp)
+		return umem_read(pos, offp, sizeof(*pos));
+	*pos = xlseek(fd, 0, SEEK_CUR);
+	return *pos >= 0;
+}
+
+/* Moves offsets as a transfer of n bytes would have; *offp was read as
+ * `expect - n`. */
 static bool advance(int fd, off_t *offp, off_t n, off_t expect)
 {
-	if (offp) {
-		*offp += n;
-		return true;
-	}
+	if (offp)
+		return umem_write(offp, &expect, sizeof(expect));
 	return xlseek(fd, n, SEEK_CUR) == expect;
+}
+
+/* Whether an offset pointer (if any) can be written back. */
+static bool pos_writable(off_t *offp, off_t pos)
+{
+	return !offp || umem_write(offp, &pos, sizeof(pos));
 }
 
 static size_t transfer_len(struct copy *c, size_t len)
@@ -867,20 +1032,27 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 			goto out;
 		struct dest_info d;
 		struct stat sst;
-		uintptr_t v = judge_dest(out, outoff ? *outoff : -1, &d);
+		off_t inpos, outpos = -1;
+		if (!pos_of(in, inoff, &inpos) || (outoff && !umem_read(&outpos, outoff, sizeof(outpos))) ||
+		    !pos_writable(inoff, inpos) || !pos_writable(outoff, outpos)) {
+			fd_put(out, ent);  /* a bad pointer: the kernel will say EFAULT */
+			goto out;
+		}
+		uintptr_t v = judge_dest(out, outpos, &d);
 		if (v) {
 			fd_put(out, v);
 			goto out;
 		}
 		struct copy *c = NULL;
 		/* From S's start, the kernel itself moves S's data: a copy. */
-		enum source_verdict sv = pos_of(in, inoff) == 0 ? judge_source(out, &d, in, 0, &sst) : SRC_NO;
+		enum source_verdict sv = inpos == 0 ? judge_source(out, &d, in, 0, &sst) : SRC_NO;
 		if (sv == SRC_SMALL || sv == SRC_NO_CLONE)
 			not_cloned(out, in, sv == SRC_SMALL ? WHY_SMALL : WHY_UNSUPPORTED);
-		bool layout_ok = sv == SRC_OK && source_layout_ok(in, sst.st_size);
+		c = sv == SRC_OK ? copy_alloc() : NULL;
+		bool layout_ok = c && source_layout_ok(c, in, sst.st_size);
 		if (sv == SRC_OK && !layout_ok)
 			not_cloned(out, in, WHY_LAYOUT);
-		if (layout_ok && (c = copy_alloc()) && do_clone(c, out, &d, in, &sst)) {
+		if (layout_ok && do_clone(c, out, &d, in, &sst)) {
 			c->sfd = in;
 			size_t n = transfer_len(c, len);
 			pthread_mutex_lock(&c->lock);
@@ -904,9 +1076,13 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 			goto out;
 		if (c->active && c->owner == shim_pid) {
 			struct stat st;
-			if (fd_is_alias(ent) || dest_check(c, out) != DEST_OK || xfstat(in, &st) != 0 ||
+			off_t inpos, outpos = c->hi;
+			if (!pos_of(in, inoff, &inpos) || (outoff && !umem_read(&outpos, outoff, sizeof(outpos))) ||
+			    !pos_writable(inoff, inpos) || !pos_writable(outoff, outpos)) {
+				settle_locked(c, "bad offset pointer");
+			} else if (fd_is_alias(ent) || dest_check(c, out) != DEST_OK || xfstat(in, &st) != 0 ||
 			    st.st_dev != c->sdev || st.st_ino != c->sino || !source_unchanged(c, in) ||
-			    pos_of(in, inoff) != c->hi || (outoff && *outoff != c->hi)) {
+			    inpos != c->hi || outpos != c->hi) {
 				settle_locked(c, "transfer differs");
 			} else {
 				size_t n = transfer_len(c, len);
@@ -1138,6 +1314,54 @@ void copy_settle_all(const char *why)
 	}
 }
 
+void copy_settle_before_exec(void)
+{
+	if (!__atomic_load_n(&copies_active, __ATOMIC_RELAXED))
+		return;
+	int pid = (int)SYS(SYS_getpid);
+	if (pid == shim_pid) {
+		copy_settle_all("exec");
+		return;
+	}
+	/*
+	 * A vfork child (same memory, K_KCMP_VM) execs while its parent waits:
+	 * the program it runs must see D as written, so settle for the parent,
+	 * as if it had settled before vfork. A child with memory of its own
+	 * (_Fork, raw clone) holds copies of the records: it must not act.
+	 */
+	if ((int)SYS(SYS_getppid) != shim_pid || SYS(SYS_kcmp, pid, shim_pid, K_KCMP_VM, 0, 0) != 0)
+		return;
+	FOR_EACH_COPY(c) {
+		if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
+			continue;
+		pthread_mutex_lock(&c->lock);
+		settle_owned(c, "exec in a vfork child", shim_pid);
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
+void copy_go_inert(void)
+{
+	if (copy_inert || !__atomic_load_n(&fdtab_size, __ATOMIC_ACQUIRE))
+		return;
+	sigset_t saved;
+	gate_close(&saved);
+	if (!copy_inert && (int)SYS(SYS_getpid) == shim_pid) {
+		FOR_EACH_COPY(c) {
+			pthread_mutex_lock(&c->lock);
+			settle_locked(c, "seccomp");
+			if (c->owner == shim_pid)
+				close_privates_locked(c);
+			pthread_mutex_unlock(&c->lock);
+		}
+		__atomic_store_n(&stash.full, 0, __ATOMIC_RELAXED);
+		stats_flush();
+		__atomic_store_n(&fdtab_size, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&copy_inert, 1, __ATOMIC_RELEASE);
+	}
+	gate_open(&saved);
+}
+
 void copy_after_fork_child(void)
 {
 	FOR_EACH_COPY(c) {
@@ -1147,15 +1371,13 @@ void copy_after_fork_child(void)
 	}
 	pool_lock = 0;
 	stash.lock = 0;
-	int s = stash_take(NULL);
-	if (s >= 0)
-		close_private(s);
+	stash.full = 0;
 }
 
 /* ---- fd lifecycle ---- */
 
-/* The program is about to lose fd `fd`: forget it, and keep S readable if a
- * copy verifies against it. */
+/* The program is about to lose fd `fd`: forget it. A copy that verifies
+ * against it goes on reading S by name (no fd of ours stays open on S). */
 static void drop_fd(int fd, const char *why)
 {
 	uintptr_t ent = wait_not_busy(fd);
@@ -1170,30 +1392,15 @@ static void drop_fd(int fd, const char *why)
 		if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
 			continue;
 		pthread_mutex_lock(&c->lock);
-		if (c->active && c->sfd == fd && !c->spriv) {
-			c->sfd = dup_private(fd);
-			c->spriv = c->sfd >= 0;
-			if (c->sfd < 0)
+		if (c->active && c->sfd == fd) {
+			c->sfd = -1;
+			c->sbypath = fd_path(fd, c->spath);
+			c->slockgen = __atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE);
+			if (!c->sbypath)
 				settle_locked(c, "source closed");
 		}
 		pthread_mutex_unlock(&c->lock);
 	}
-}
-
-/* fd is a verification source of an armed copy. */
-static bool verifies_a_copy(int fd)
-{
-	if (!__atomic_load_n(&copies_active, __ATOMIC_RELAXED))
-		return false;
-	bool found = false;
-	FOR_EACH_COPY(c) {
-		pthread_mutex_lock(&c->lock);
-		found = c->active && c->sfd == fd && !c->spriv;
-		pthread_mutex_unlock(&c->lock);
-		if (found)
-			break;
-	}
-	return found;
 }
 
 void copy_fd_closing(int fd)
@@ -1202,7 +1409,12 @@ void copy_fd_closing(int fd)
 		return;
 	uintptr_t ent = fd_get(fd);
 	bool whole = (ent == FD_REG || ent == FD_REG_DONE) && fd_read_whole(fd, cfg.min_size ? cfg.min_size : 1);
-	if (!whole && !fd_is_copy(ent) && !__atomic_load_n(&copies_active, __ATOMIC_RELAXED)) {
+	/* Remembered by name and identity only: costs a readlink and an
+	 * fstat, no lock, no fd. A vfork child's close lands here too; what it
+	 * remembers is only ever a candidate, checked before use. */
+	if (whole)
+		stash_remember(fd);
+	if (!fd_is_copy(ent) && !__atomic_load_n(&copies_active, __ATOMIC_RELAXED)) {
 		if (ent != FD_UNKNOWN)
 			fd_cas(fd, ent, FD_UNKNOWN);
 		fd_reset(fd);
@@ -1212,16 +1424,8 @@ void copy_fd_closing(int fd)
 	struct gate_ctx g;
 	gate_enter(&g);
 	/* A vfork child shares our memory: its closes are not the parent's. */
-	if ((int)SYS(SYS_getpid) == shim_pid) {
-		/* Only a read-only description: a writable one kept open would make
-		 * exec of that file fail with ETXTBSY. */
-		if (whole && (real.fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY && !verifies_a_copy(fd)) {
-			int p = dup_private(fd);
-			if (p >= 0)
-				stash_put(p, fd_get_hint(fd));
-		}
+	if ((int)SYS(SYS_getpid) == shim_pid)
 		drop_fd(fd, "close");
-	}
 	gate_leave(&g);
 	ERRNO_RESTORE;
 }
@@ -1303,91 +1507,76 @@ void copy_fd_duped(int oldfd, int newfd)
 
 /* ---- our private fds ---- */
 
-static bool is_private_locked(struct copy *c, int fd)
-{
-	return fd >= 0 && (c->dpriv == fd || (c->spriv && c->sfd == fd));
-}
+/*
+ * The only private fds are the dups of armed destinations (c->dpriv). The
+ * program must see their numbers as free: a call on one answers EBADF
+ * (FD_PRIV in the table), and when the program asks for a number we hold
+ * we give it up, settling that copy first.
+ */
 
-bool copy_fd_is_private(int fd)
+/* Settles and closes every private fd numbered first..last. Closing a dup
+ * of D drops the process's POSIX locks on D; see DESIGN.md. */
+static void release_privates(unsigned first, unsigned last, const char *why)
 {
-	if (fd < priv_fd_base || !__atomic_load_n(&privs_open, __ATOMIC_RELAXED))
-		return false;
-	if (__atomic_load_n(&stash.fd, __ATOMIC_RELAXED) == fd)
-		return true;
-	bool found = false;
-	struct gate_ctx g;
-	gate_enter(&g);
-	FOR_EACH_COPY(c) {
-		pthread_mutex_lock(&c->lock);
-		found = is_private_locked(c, fd);
-		pthread_mutex_unlock(&c->lock);
-		if (found)
-			break;
-	}
-	gate_leave(&g);
-	return found;
-}
-
-void copy_fd_make_room(int fd)
-{
-	if (fd < priv_fd_base || !__atomic_load_n(&privs_open, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&privs_open, __ATOMIC_RELAXED))
 		return;
 	ERRNO_SAVE;
 	struct gate_ctx g;
 	gate_enter(&g);
-	if (__atomic_load_n(&stash.fd, __ATOMIC_RELAXED) == fd) {
-		int s = stash_take(NULL);
-		if (s >= 0)
-			close_private(s);
-	}
 	FOR_EACH_COPY(c) {
 		pthread_mutex_lock(&c->lock);
-		if (is_private_locked(c, fd)) {
-			int moved = real.fcntl(fd, F_DUPFD_CLOEXEC, fd + 1);
-			if (moved >= 0) {
-				if (c->dpriv == fd)
-					c->dpriv = moved;
-				else
-					c->sfd = moved;
-				real.close(fd);
-			} else {
-				settle_locked(c, "private fd wanted by the program");
-				close_privates_locked(c);
-			}
+		if (c->dpriv >= 0 && (unsigned)c->dpriv >= first && (unsigned)c->dpriv <= last &&
+		    c->owner == shim_pid) {
+			settle_locked(c, why);
+			close_privates_locked(c);
 		}
 		pthread_mutex_unlock(&c->lock);
 	}
 	gate_leave(&g);
 	ERRNO_RESTORE;
+}
+
+void copy_fd_make_room(int fd)
+{
+	if (fd_get(fd) == FD_PRIV)
+		release_privates((unsigned)fd, (unsigned)fd, "private fd wanted by the program");
+}
+
+void copy_fds_wanted_from(int base)
+{
+	if (__atomic_load_n(&privs_open, __ATOMIC_RELAXED))
+		release_privates(base < 0 ? 0 : (unsigned)base, ~0u, "fd numbers wanted by the program");
+}
+
+bool copy_fds_exhausted(void)
+{
+	/* Only without POSIX locks in this process: closing our dup of D would
+	 * drop any the program holds on D, and an EMFILE is the lesser harm. */
+	if (!__atomic_load_n(&privs_open, __ATOMIC_RELAXED) || __atomic_load_n(&copy_lock_gen, __ATOMIC_RELAXED))
+		return false;
+	release_privates(0, ~0u, "fd table full");
+	return true;
 }
 
 void copy_fds_closing_range(unsigned first, unsigned last)
 {
 	int top = __atomic_load_n(&fdtab_top, __ATOMIC_RELAXED);
-	if ((int)SYS(SYS_getpid) != shim_pid)
-		return;  /* a vfork child (posix_spawn's close_range) */
+	if (!fdtab_size || (int)SYS(SYS_getpid) != shim_pid)
+		return;  /* inert, or a vfork child (posix_spawn's close_range) */
 	ERRNO_SAVE;
-	for (unsigned fd = first; fd <= last && (int)fd <= top && fd < fdtab_size; fd++)
-		if (fd_get((int)fd) != FD_UNKNOWN || fd_get_hint((int)fd))
+	for (unsigned fd = first; fd <= last && (int)fd <= top && fd < fdtab_size; fd++) {
+		uintptr_t e = fd_get((int)fd);
+		if (e != FD_PRIV && (e != FD_UNKNOWN || fd_get_hint((int)fd)))
 			copy_fd_closing((int)fd);
-	if (__atomic_load_n(&privs_open, __ATOMIC_RELAXED)) {
-		struct gate_ctx g;
-		gate_enter(&g);
-		int s = __atomic_load_n(&stash.fd, __ATOMIC_RELAXED);
-		if (s >= 0 && (unsigned)s >= first && (unsigned)s <= last && (s = stash_take(NULL)) >= 0)
-			close_private(s);
-		FOR_EACH_COPY(c) {
-			pthread_mutex_lock(&c->lock);
-			if ((c->dpriv >= 0 && (unsigned)c->dpriv >= first && (unsigned)c->dpriv <= last) ||
-			    (c->spriv && (unsigned)c->sfd >= first && (unsigned)c->sfd <= last)) {
-				settle_locked(c, "private fd in a closed range");
-				close_privates_locked(c);
-			}
-			pthread_mutex_unlock(&c->lock);
-		}
-		gate_leave(&g);
 	}
+	/* The kernel would close ours too, behind our back. */
+	release_privates(first, last, "private fd in a closed range");
 	ERRNO_RESTORE;
+}
+
+void copy_note_posix_lock(void)
+{
+	__atomic_add_fetch(&copy_lock_gen, 1, __ATOMIC_ACQ_REL);
 }
 
 void copy_fd_truncated(int fd, off_t len)

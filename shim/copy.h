@@ -29,6 +29,10 @@ extern int copies_active;
  */
 ssize_t copy_write(int fd, uintptr_t ent, const struct iovec *iov, int cnt, off_t off, bool *handled);
 
+/* A write to fd whose bytes we will not look at (an iovec array we could
+ * not copy): settles an armed copy; a first write is judged not a copy. */
+void copy_write_unseen(int fd, uintptr_t ent);
+
 /*
  * A read of n bytes from fd (at `off`, or the file position when off < 0)
  * into buf. Classifies the fd, remembers buf as a source hint, and for an
@@ -64,13 +68,33 @@ void copy_fd_opened(int fd, int flags);  /* after open/openat/creat returned fd 
 void copy_fd_closing(int fd);            /* before close(fd) */
 void copy_fd_duped(int oldfd, int newfd);  /* after dup/dup2/dup3/F_DUPFD made newfd */
 void copy_fd_truncated(int fd, off_t len); /* after a successful ftruncate */
-/* Private fds (ours, not the program's): */
-bool copy_fd_is_private(int fd);          /* close(fd) must answer EBADF */
+/*
+ * Private fds (ours, not the program's) are FD_PRIV in the table: wrappers
+ * answer EBADF for them. When the program wants their numbers:
+ */
 void copy_fd_make_room(int fd);           /* before dup2/dup3 onto fd */
+void copy_fds_wanted_from(int base);      /* before F_DUPFD(base) */
 void copy_fds_closing_range(unsigned first, unsigned last); /* close_range, closefrom */
+/* After an fd-allocating call failed with EMFILE: frees ours if that is
+ * safe; true when the caller should try once more. */
+bool copy_fds_exhausted(void);
 
-/* Settles every copy this process owns (exec, exit, fork). */
+/* The program took a POSIX record lock (fcntl F_SETLK/F_SETLKW, lockf). */
+void copy_note_posix_lock(void);
+extern unsigned copy_lock_gen;
+
+/* Settles every copy this process owns (exit, fork, spawn). */
 void copy_settle_all(const char *why);
+/* Before exec: also in a vfork child, on its suspended parent's behalf. */
+void copy_settle_before_exec(void);
+
+/*
+ * The process is installing a seccomp filter: settle everything, close our
+ * fds, and from then on make no system call the program did not make
+ * (every fd is FD_PLAIN, nothing is flushed or logged).
+ */
+void copy_go_inert(void);
+extern int copy_inert;
 /* In a fork child: forget locks and private fds inherited from the parent. */
 void copy_after_fork_child(void);
 

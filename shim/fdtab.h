@@ -14,6 +14,7 @@
 #ifndef SHIM_FDTAB_H
 #define SHIM_FDTAB_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,7 @@ enum {
 	FD_REG = 2,      /* regular file; its first write is still to be judged */
 	FD_REG_DONE = 3, /* regular file whose first write was judged: not a copy */
 	FD_BUSY = 4,     /* a thread is judging this fd's first write */
+	FD_PRIV = 5,     /* one of the library's private fds: closed, to the program */
 	FD_PTR_MIN = 4096,
 };
 #define FD_ALIAS_TAG ((uintptr_t)1)
@@ -72,6 +74,18 @@ static inline int fd_cas(int fd, uintptr_t old, uintptr_t v)
 		fd_note_top(fd);
 	return __atomic_compare_exchange_n(&fdtab[fd], &old, v, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
+
+/* One of the library's own fds: to the program, a closed one. */
+static inline int fd_is_private(int fd) { return fd_get(fd) == FD_PRIV; }
+
+/* In a wrapper: a call on one of our fds fails as on a closed fd. */
+#define PRIV_GUARD(fd, ret)                                \
+	do {                                               \
+		if (__builtin_expect(fd_is_private(fd), 0)) { \
+			errno = EBADF;                     \
+			return ret;                        \
+		}                                          \
+	} while (0)
 
 static inline int fd_is_copy(uintptr_t e) { return e >= FD_PTR_MIN; }
 static inline struct copy *fd_copy(uintptr_t e) { return (struct copy *)(e & ~FD_ALIAS_TAG); }

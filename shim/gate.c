@@ -41,19 +41,33 @@ void gate_leave(struct gate_ctx *g)
 	pthread_sigmask(SIG_SETMASK, &g->mask, NULL);
 }
 
+void gate_close(sigset_t *saved)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, saved);
+	__atomic_store_n(&forking, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&inside, __ATOMIC_SEQ_CST))
+		sched_yield();
+}
+
+void gate_open(const sigset_t *saved)
+{
+	__atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
 /* Signals stay blocked from prepare to parent/child: a handler that wrote to
- * a copy while the gate is closed would wait for it forever. */
+ * a copy while the gate is closed would wait for it forever. An inert
+ * process (seccomp) makes no system call of ours, here neither. */
 static __thread sigset_t fork_mask;
 
 static void prepare(void)
 {
+	if (copy_inert)
+		return;
 	int saved = errno;
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &fork_mask);
-	__atomic_store_n(&forking, 1, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&inside, __ATOMIC_SEQ_CST))
-		sched_yield();
+	gate_close(&fork_mask);
 	/*
 	 * A child shares the destination's file offset and may write to it;
 	 * only a settled copy (real size == what was written) is safe to share.
@@ -64,18 +78,19 @@ static void prepare(void)
 
 static void parent(void)
 {
-	__atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
-	pthread_sigmask(SIG_SETMASK, &fork_mask, NULL);
+	if (!copy_inert)
+		gate_open(&fork_mask);
 }
 
 static void child(void)
 {
+	if (copy_inert)
+		return;
 	shim_pid = (int)SYS(SYS_getpid);
 	stats_forget();
 	__atomic_store_n(&inside, 0, __ATOMIC_SEQ_CST);
 	copy_after_fork_child();
-	__atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
-	pthread_sigmask(SIG_SETMASK, &fork_mask, NULL);
+	gate_open(&fork_mask);
 }
 
 void gate_init(void)

@@ -22,6 +22,11 @@ struct gate_ctx {
 void gate_enter(struct gate_ctx *g);
 void gate_leave(struct gate_ctx *g);
 
+/* Closes the gate: blocks signals (old mask in *saved), keeps new threads
+ * out and waits until none is inside. gate_open() undoes it. */
+void gate_close(sigset_t *saved);
+void gate_open(const sigset_t *saved);
+
 /* The process id as of the last fork we saw; cheaper than getpid(). */
 extern int shim_pid;
 

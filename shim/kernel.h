@@ -33,6 +33,9 @@ struct k_fiemap {
 #define K_FIEMAP_EXTENT_LAST 0x1u
 #define K_FIEMAP_EXTENT_UNWRITTEN 0x800u
 
+/* linux/kcmp.h */
+#define K_KCMP_VM 1
+
 /* ioctl's request parameter: unsigned long in glibc, int in musl. */
 #ifdef __GLIBC__
 typedef unsigned long ioctl_req_t;

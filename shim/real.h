@@ -13,6 +13,8 @@
 
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>

@@ -15,6 +15,7 @@
 #include "fsname.h"
 #include "gate.h"
 #include "shim.h"
+#include "copy.h"
 #include "sys.h"
 
 static unsigned long cloned, shared_bytes, why[WHY_COUNT];
@@ -85,7 +86,7 @@ void stats_flush(void)
 {
 	/* A vfork child (or a raw clone) shares or copied our counters without
 	 * our fork handler: they are its parent's to report. */
-	if (!cfg.stats || (int)SYS(SYS_getpid) != shim_pid)
+	if (!cfg.stats || copy_inert || (int)SYS(SYS_getpid) != shim_pid)
 		return;
 	unsigned long c = __atomic_exchange_n(&cloned, 0, __ATOMIC_RELAXED);
 	unsigned long b = __atomic_exchange_n(&shared_bytes, 0, __ATOMIC_RELAXED);

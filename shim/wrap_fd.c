@@ -18,6 +18,7 @@
 #include "real.h"
 #include "shim.h"
 #include "sys.h"
+#include "umem.h"
 
 static inline bool needs_mode(int flags)
 {
@@ -44,19 +45,43 @@ static int opened(int fd, int flags)
 	return fd;
 }
 
+/*
+ * An fd-allocating call: when the table is full only because of our
+ * private fds, free them and try once more, so the program can open as
+ * many files as without us.
+ */
+#define ALLOC_FD(call)                                                  \
+	({                                                              \
+		int r_ = (call);                                        \
+		if (r_ < 0 && errno == EMFILE && copy_fds_exhausted()) \
+			r_ = (call);                                    \
+		r_;                                                     \
+	})
+
+/* A relative path from one of our fds names nothing the program has. The
+ * path is the program's memory: read without faulting (umem.h). */
+#define DIRFD_GUARD(dirfd, path)                                                    \
+	do {                                                                        \
+		char c0_ = 0;                                                       \
+		if (unlikely(fd_is_private(dirfd)) && (!umem_read(&c0_, path, 1) || c0_ != '/')) { \
+			errno = EBADF;                                              \
+			return -1;                                                  \
+		}                                                                   \
+	} while (0)
+
 SHIM_EXPORT int open(const char *path, int flags, ...)
 {
 	ENSURE_INIT();
 	mode_t mode = OPEN_MODE(flags, flags);
 	if (unlikely(!real.open))
 		return (int)SYS(SYS_openat, AT_FDCWD, path, flags, mode);
-	return opened(real.open(path, flags, mode), flags);
+	return opened(ALLOC_FD(real.open(path, flags, mode)), flags);
 }
 
 SHIM_EXPORT int __open_2(const char *path, int flags)
 {
 	ENSURE_INIT();
-	return opened(real.__open_2(path, flags), flags);
+	return opened(ALLOC_FD(real.__open_2(path, flags)), flags);
 }
 
 SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
@@ -65,25 +90,28 @@ SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 	mode_t mode = OPEN_MODE(flags, flags);
 	if (unlikely(!real.openat))
 		return (int)SYS(SYS_openat, dirfd, path, flags, mode);
-	return opened(real.openat(dirfd, path, flags, mode), flags);
+	DIRFD_GUARD(dirfd, path);
+	return opened(ALLOC_FD(real.openat(dirfd, path, flags, mode)), flags);
 }
 
 SHIM_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
 	ENSURE_INIT();
-	return opened(real.__openat_2(dirfd, path, flags), flags);
+	DIRFD_GUARD(dirfd, path);
+	return opened(ALLOC_FD(real.__openat_2(dirfd, path, flags)), flags);
 }
 
 SHIM_EXPORT int creat(const char *path, mode_t mode)
 {
 	ENSURE_INIT();
-	return opened(real.creat(path, mode), O_WRONLY | O_CREAT | O_TRUNC);
+	return opened(ALLOC_FD(real.creat(path, mode)), O_WRONLY | O_CREAT | O_TRUNC);
 }
 
 SHIM_EXPORT int open_by_handle_at(int mountfd, struct file_handle *h, int flags)
 {
 	ENSURE_INIT();
-	return opened(real.open_by_handle_at(mountfd, h, flags), flags);
+	PRIV_GUARD(mountfd, -1);
+	return opened(ALLOC_FD(real.open_by_handle_at(mountfd, h, flags)), flags);
 }
 
 SHIM_EXPORT int close(int fd)
@@ -91,10 +119,7 @@ SHIM_EXPORT int close(int fd)
 	ENSURE_INIT();
 	if (unlikely(!real.close))
 		return (int)SYS(SYS_close, fd);
-	if (copy_fd_is_private(fd)) {
-		errno = EBADF;  /* not the program's: as if it were not open */
-		return -1;
-	}
+	PRIV_GUARD(fd, -1);  /* not the program's: as if it were not open */
 	copy_fd_closing(fd);
 	return real.close(fd);
 }
@@ -122,7 +147,8 @@ SHIM_EXPORT void closefrom(int lowfd)
 SHIM_EXPORT int dup(int fd)
 {
 	ENSURE_INIT();
-	int r = real.dup(fd);
+	PRIV_GUARD(fd, -1);
+	int r = ALLOC_FD(real.dup(fd));
 	if (r >= 0)
 		copy_fd_duped(fd, r);
 	return r;
@@ -131,6 +157,7 @@ SHIM_EXPORT int dup(int fd)
 SHIM_EXPORT int dup2(int fd, int fd2)
 {
 	ENSURE_INIT();
+	PRIV_GUARD(fd, -1);
 	if (fd != fd2)
 		copy_fd_make_room(fd2);
 	int r = real.dup2(fd, fd2);
@@ -142,6 +169,7 @@ SHIM_EXPORT int dup2(int fd, int fd2)
 SHIM_EXPORT int dup3(int fd, int fd2, int flags)
 {
 	ENSURE_INIT();
+	PRIV_GUARD(fd, -1);
 	if (fd != fd2)
 		copy_fd_make_room(fd2);
 	int r = real.dup3(fd, fd2, flags);
@@ -159,14 +187,24 @@ SHIM_EXPORT int fcntl(int fd, int cmd, ...)
 	va_end(ap);
 	if (unlikely(!real.fcntl))
 		return (int)SYS(SYS_fcntl, fd, cmd, arg);
+	PRIV_GUARD(fd, -1);
 	switch (cmd) {
 	case F_DUPFD:
 	case F_DUPFD_CLOEXEC: {
-		int r = real.fcntl(fd, cmd, arg);
+		copy_fds_wanted_from((int)(long)arg);
+		int r = ALLOC_FD(real.fcntl(fd, cmd, arg));
 		if (r >= 0)
 			copy_fd_duped(fd, r);
 		return r;
 	}
+	case F_SETLK:
+	case F_SETLKW:
+#if defined(F_SETLK64) && F_SETLK64 != F_SETLK
+	case F_SETLK64:
+	case F_SETLKW64:
+#endif
+		copy_note_posix_lock();
+		break;
 	case F_SETFL:  /* O_APPEND would write at the clone's end, not at hi */
 		copy_settle_fd(fd, "fcntl(F_SETFL)");
 		break;
@@ -174,4 +212,14 @@ SHIM_EXPORT int fcntl(int fd, int cmd, ...)
 		break;
 	}
 	return real.fcntl(fd, cmd, arg);
+}
+
+/* glibc's lockf sets its lock with an internal fcntl we would not see. */
+SHIM_EXPORT int lockf(int fd, int cmd, off_t len)
+{
+	ENSURE_INIT();
+	PRIV_GUARD(fd, -1);
+	if (cmd != F_ULOCK && cmd != F_TEST)
+		copy_note_posix_lock();
+	return real.lockf(fd, cmd, len);
 }

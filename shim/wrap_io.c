@@ -5,7 +5,9 @@
  * The common case is one table load and a compare: an fd that is FD_PLAIN
  * (not a regular file) or FD_REG_DONE (a regular file that is not a copy
  * destination) goes straight to libc. Reads of regular files additionally
- * store the buffer address as a hint for finding a copy's source later.
+ * store the buffer address as a hint for finding a copy's source later,
+ * and vet the bytes the kernel filled (umem.h). Nothing here dereferences
+ * the program's memory before the kernel has accepted it.
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -20,13 +22,14 @@
 #include "real.h"
 #include "shim.h"
 #include "sys.h"
+#include "umem.h"
 
-/* Limits a read of fd; returns the count to pass on (0: answer EOF now). */
-static inline size_t read_hook(int fd, void *buf, size_t n, off_t off)
+/*
+ * Limits a read of fd; returns the count to pass on (0: answer EOF now).
+ * The caller has checked that fd is not FD_PLAIN and not ours (FD_PRIV).
+ */
+static inline size_t read_hook(int fd, uintptr_t e, void *buf, size_t n, off_t off)
 {
-	uintptr_t e = fd_get(fd);
-	if (likely(e == FD_PLAIN))
-		return n;
 	if (likely(e == FD_REG || e == FD_REG_DONE)) {
 		fd_hint(fd, buf);
 		return n;
@@ -34,37 +37,38 @@ static inline size_t read_hook(int fd, void *buf, size_t n, off_t off)
 	return copy_read_limit(fd, e, n, off, buf);
 }
 
-/* After a sequential read: count what a regular file returned. */
-static inline ssize_t read_done(int fd, ssize_t r)
+/* After a read of a regular file: its bytes are vetted (umem.h), and a
+ * sequential read counts towards "read whole". */
+static inline ssize_t read_done(int fd, const void *buf, ssize_t r, bool sequential)
 {
 	if (r > 0) {
 		uintptr_t e = fd_get(fd);
-		if (e == FD_REG || e == FD_REG_DONE)
-			fd_count_read(fd, r);
+		if (e == FD_REG || e == FD_REG_DONE) {
+			umem_vet(buf, (size_t)r);
+			if (sequential)
+				fd_count_read(fd, r);
+		}
 	}
 	return r;
 }
 
-/* Offers a write to the copy module; true when it answered the call. */
-static inline bool write_hook(int fd, const struct iovec *iov, int cnt, off_t off, ssize_t *ret)
-{
-	uintptr_t e = fd_get(fd);
-	if (likely(e == FD_PLAIN || e == FD_REG_DONE))
-		return false;
-	bool handled;
-	*ret = copy_write(fd, e, iov, cnt, off, &handled);
-	return handled;
-}
+#define READ_PROLOGUE(fd, buf, n, off)                       \
+	uintptr_t e_ = fd_get(fd);                           \
+	size_t m_ = (n);                                     \
+	if (unlikely(e_ != FD_PLAIN)) {                      \
+		PRIV_GUARD(fd, -1);                          \
+		m_ = read_hook(fd, e_, buf, n, off);         \
+		if (m_ == 0 && (n))                          \
+			return 0;                            \
+	}
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	ENSURE_INIT();
 	if (unlikely(!real.read))
 		return SYS(SYS_read, fd, buf, n);
-	size_t m = read_hook(fd, buf, n, -1);
-	if (m == 0 && n)
-		return 0;
-	return read_done(fd, real.read(fd, buf, m));
+	READ_PROLOGUE(fd, buf, n, -1);
+	return read_done(fd, buf, real.read(fd, buf, m_), true);
 }
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
@@ -72,10 +76,8 @@ SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 	ENSURE_INIT();
 	if (n > buflen)  /* let libc report the overflow */
 		return real.__read_chk(fd, buf, n, buflen);
-	size_t m = read_hook(fd, buf, n, -1);
-	if (m == 0 && n)
-		return 0;
-	return read_done(fd, real.__read_chk(fd, buf, m, buflen));
+	READ_PROLOGUE(fd, buf, n, -1);
+	return read_done(fd, buf, real.__read_chk(fd, buf, m_, buflen), true);
 }
 
 SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
@@ -83,73 +85,108 @@ SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 	ENSURE_INIT();
 	if (unlikely(!real.pread))
 		return SYS(SYS_pread64, fd, buf, n, off);
-	size_t m = off >= 0 ? read_hook(fd, buf, n, off) : n;
-	if (m == 0 && n)
-		return 0;
-	return real.pread(fd, buf, m, off);
+	if (off < 0)  /* EINVAL from the kernel */
+		return real.pread(fd, buf, n, off);
+	READ_PROLOGUE(fd, buf, n, off);
+	return read_done(fd, buf, real.pread(fd, buf, m_, off), false);
 }
 
 SHIM_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
 {
 	ENSURE_INIT();
-	if (n > buflen)
+	if (n > buflen || off < 0)
 		return real.__pread_chk(fd, buf, n, off, buflen);
-	size_t m = off >= 0 ? read_hook(fd, buf, n, off) : n;
-	if (m == 0 && n)
-		return 0;
-	return real.__pread_chk(fd, buf, m, off, buflen);
+	READ_PROLOGUE(fd, buf, n, off);
+	return read_done(fd, buf, real.__pread_chk(fd, buf, m_, off, buflen), false);
 }
 
 /*
- * Vector reads: when the copy module limits the count, pass on a shortened
- * copy of the vector (the caller's stays untouched).
+ * Vector reads never look at the program's iovec array before the kernel
+ * has (it may be a bad pointer): a destination being copied is settled
+ * first instead of having its count cut, and the source hint is taken from
+ * the array only after the kernel accepted it.
  */
-#define VREAD(call, fd, iov, cnt, off)                                                   \
-	do {                                                                             \
-		size_t total_ = 0;                                                       \
-		for (int i_ = 0; i_ < (cnt) && (cnt) <= IOV_MAX; i_++)                    \
-			total_ += (iov)[i_].iov_len;                                     \
-		if ((cnt) <= 0 || (cnt) > IOV_MAX)                                       \
-			break;                                                           \
-		size_t lim_ = read_hook(fd, (cnt) ? (iov)[0].iov_base : NULL, total_, off); \
-		if (lim_ == total_)                                                      \
-			break;                                                           \
-		if (lim_ == 0)                                                           \
-			return 0;                                                        \
-		struct iovec cut_[IOV_MAX];                                              \
-		int n_ = 0;                                                              \
-		for (int i_ = 0; i_ < (cnt) && lim_; i_++, n_++) {                       \
-			cut_[n_] = (iov)[i_];                                            \
-			if (cut_[n_].iov_len > lim_)                                     \
-				cut_[n_].iov_len = lim_;                                 \
-			lim_ -= cut_[n_].iov_len;                                        \
-		}                                                                        \
-		iov = cut_;                                                              \
-		cnt = n_;                                                                \
-		return call;                                                             \
-	} while (0)
+static inline int vread_before(int fd, uintptr_t e)
+{
+	if (likely(e == FD_PLAIN || e == FD_REG || e == FD_REG_DONE))
+		return 0;
+	PRIV_GUARD(fd, -1);
+	if (fd_is_copy(e))
+		copy_settle_fd(fd, "vector read of a destination");
+	else
+		(void)copy_read_limit(fd, e, 0, -1, NULL);  /* classifies the fd */
+	return 0;
+}
+
+static inline ssize_t vread_after(int fd, const struct iovec *iov, ssize_t r, bool sequential)
+{
+	if (r > 0) {
+		uintptr_t e = fd_get(fd);
+		if (e == FD_REG || e == FD_REG_DONE) {
+			fd_hint(fd, iov[0].iov_base);
+			if (sequential)
+				fd_count_read(fd, r);
+		}
+	}
+	return r;
+}
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
 	ENSURE_INIT();
-	VREAD(real.readv(fd, iov, cnt), fd, iov, cnt, -1);
-	return read_done(fd, real.readv(fd, iov, cnt));
+	if (vread_before(fd, fd_get(fd)))
+		return -1;
+	return vread_after(fd, iov, real.readv(fd, iov, cnt), true);
 }
 
 SHIM_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	ENSURE_INIT();
-	if (off >= 0)
-		VREAD(real.preadv(fd, iov, cnt, off), fd, iov, cnt, off);
-	return real.preadv(fd, iov, cnt, off);
+	if (vread_before(fd, fd_get(fd)))
+		return -1;
+	return vread_after(fd, iov, real.preadv(fd, iov, cnt, off), false);
 }
 
 SHIM_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
 	ENSURE_INIT();
-	if (off >= -1)
-		VREAD(real.preadv2(fd, iov, cnt, off, flags), fd, iov, cnt, off);
-	return real.preadv2(fd, iov, cnt, off, flags);
+	if (vread_before(fd, fd_get(fd)))
+		return -1;
+	return vread_after(fd, iov, real.preadv2(fd, iov, cnt, off, flags), off == -1);
+}
+
+/*
+ * Offers a write to the copy module; true when it answered the call (*ret).
+ * iov is ours (a single buffer the program passed to write/pwrite).
+ */
+static inline bool write_hook(int fd, const struct iovec *iov, int cnt, off_t off, ssize_t *ret)
+{
+	uintptr_t e = fd_get(fd);
+	if (likely(e == FD_PLAIN || e == FD_REG_DONE))
+		return false;
+	if (unlikely(e == FD_PRIV)) {
+		errno = EBADF;
+		*ret = -1;
+		return true;
+	}
+	bool handled;
+	*ret = copy_write(fd, e, iov, cnt, off, &handled);
+	return handled;
+}
+
+/* The same for the program's own iovec array, which we copy first without
+ * faulting (a few entries; longer vectors are not looked at). */
+#define IOV_CHUNK 8
+static bool writev_hook(int fd, const struct iovec *iov, int cnt, off_t off, ssize_t *ret)
+{
+	uintptr_t e = fd_get(fd);
+	if (likely(e == FD_PLAIN || e == FD_REG_DONE))
+		return false;
+	struct iovec v[IOV_CHUNK];
+	if (e == FD_PRIV || (cnt > 0 && cnt <= IOV_CHUNK && umem_read(v, iov, (size_t)cnt * sizeof(*v))))
+		return write_hook(fd, v, cnt, off, ret);
+	copy_write_unseen(fd, e);
+	return false;
 }
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
@@ -178,7 +215,7 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
 	ENSURE_INIT();
 	ssize_t r;
-	if (cnt > 0 && cnt <= IOV_MAX && write_hook(fd, iov, cnt, -1, &r))
+	if (writev_hook(fd, iov, cnt, -1, &r))
 		return r;
 	return real.writev(fd, iov, cnt);
 }
@@ -187,7 +224,7 @@ SHIM_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	ENSURE_INIT();
 	ssize_t r;
-	if (off >= 0 && cnt > 0 && cnt <= IOV_MAX && write_hook(fd, iov, cnt, off, &r))
+	if (off >= 0 && writev_hook(fd, iov, cnt, off, &r))
 		return r;
 	return real.pwritev(fd, iov, cnt, off);
 }
@@ -196,9 +233,10 @@ SHIM_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off
 {
 	ENSURE_INIT();
 	ssize_t r;
+	PRIV_GUARD(fd, -1);
 	if (flags)  /* RWF_APPEND, RWF_DSYNC...: not a plain copy */
 		copy_settle_fd(fd, "pwritev2 flags");
-	else if (off >= -1 && cnt > 0 && cnt <= IOV_MAX && write_hook(fd, iov, cnt, off, &r))
+	else if (off >= -1 && writev_hook(fd, iov, cnt, off, &r))
 		return r;
 	return real.pwritev2(fd, iov, cnt, off, flags);
 }
@@ -214,6 +252,8 @@ static void settle_if_copy(int fd, const char *why)
 SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 {
 	ENSURE_INIT();
+	PRIV_GUARD(out, -1);
+	PRIV_GUARD(in, -1);
 	settle_if_copy(in, "sendfile from a destination");
 	uintptr_t e = fd_get(out);
 	if (e != FD_PLAIN && e != FD_REG_DONE) {
@@ -228,6 +268,8 @@ SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 SHIM_EXPORT ssize_t copy_file_range(int in, off_t *inoff, int out, off_t *outoff, size_t len, unsigned flags)
 {
 	ENSURE_INIT();
+	PRIV_GUARD(out, -1);
+	PRIV_GUARD(in, -1);
 	settle_if_copy(in, "copy_file_range from a destination");
 	uintptr_t e = fd_get(out);
 	if (!flags && e != FD_PLAIN && e != FD_REG_DONE) {
@@ -244,6 +286,8 @@ SHIM_EXPORT ssize_t copy_file_range(int in, off_t *inoff, int out, off_t *outoff
 SHIM_EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t len, unsigned flags)
 {
 	ENSURE_INIT();
+	PRIV_GUARD(out, -1);
+	PRIV_GUARD(in, -1);
 	settle_if_copy(in, "splice");
 	settle_if_copy(out, "splice");
 	return real.splice(in, inoff, out, outoff, len, flags);

@@ -26,6 +26,7 @@
 #include "real.h"
 #include "shim.h"
 #include "sys.h"
+#include "umem.h"
 
 /* glibc declares these paths nonnull, but programs do pass NULL (Linux
  * documents utimensat(fd, NULL, ...) as futimens) and we must not crash. */
@@ -50,6 +51,7 @@ static inline bool any_copy(void)
 SHIM_EXPORT off_t lseek(int fd, off_t off, int whence)
 {
 	ENSURE_INIT();
+	PRIV_GUARD(fd, -1);
 	if (unlikely(!real.lseek))
 		return SYS(SYS_lseek, fd, off, whence);
 	uintptr_t e = fd_get(fd);
@@ -65,6 +67,7 @@ SHIM_EXPORT off_t lseek(int fd, off_t off, int whence)
 SHIM_EXPORT int ftruncate(int fd, off_t len)
 {
 	ENSURE_INIT();
+	PRIV_GUARD(fd, -1);
 	settle_fd(fd, "ftruncate");
 	int r = real.ftruncate(fd, len);
 	if (r == 0)
@@ -83,6 +86,7 @@ SHIM_EXPORT int truncate(const char *path, off_t len)
 SHIM_EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
 {
 	ENSURE_INIT();
+	PRIV_GUARD(fd, -1);
 	settle_fd(fd, "fallocate");
 	return real.fallocate(fd, mode, off, len);
 }
@@ -90,6 +94,8 @@ SHIM_EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
 SHIM_EXPORT int posix_fallocate(int fd, off_t off, off_t len)
 {
 	ENSURE_INIT();
+	if (unlikely(fd_is_private(fd)))
+		return EBADF;  /* returned, not in errno */
 	settle_fd(fd, "posix_fallocate");
 	return real.posix_fallocate(fd, off, len);
 }
@@ -97,6 +103,7 @@ SHIM_EXPORT int posix_fallocate(int fd, off_t off, off_t len)
 SHIM_EXPORT int fstat(int fd, struct stat *st)
 {
 	ENSURE_INIT();
+	PRIV_GUARD(fd, -1);
 	if (unlikely(!real.fstat))
 		return (int)SYS(SYS_fstat, fd, st);
 	int r = real.fstat(fd, st);
@@ -145,6 +152,7 @@ SHIM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, str
 SHIM_EXPORT int fchmod(int fd, mode_t mode)
 {
 	ENSURE_INIT();
+	PRIV_GUARD(fd, -1);
 	settle_fd(fd, "fchmod");
 	return real.fchmod(fd, mode);
 }
@@ -152,6 +160,7 @@ SHIM_EXPORT int fchmod(int fd, mode_t mode)
 SHIM_EXPORT int fchown(int fd, uid_t uid, gid_t gid)
 {
 	ENSURE_INIT();
+	PRIV_GUARD(fd, -1);
 	settle_fd(fd, "fchown");
 	return real.fchown(fd, uid, gid);
 }
@@ -159,6 +168,7 @@ SHIM_EXPORT int fchown(int fd, uid_t uid, gid_t gid)
 SHIM_EXPORT int futimens(int fd, const struct timespec ts[2])
 {
 	ENSURE_INIT();
+	PRIV_GUARD(fd, -1);
 	settle_fd(fd, "futimens");
 	return real.futimens(fd, ts);
 }
@@ -166,6 +176,7 @@ SHIM_EXPORT int futimens(int fd, const struct timespec ts[2])
 SHIM_EXPORT int futimes(int fd, const struct timeval tv[2])
 {
 	ENSURE_INIT();
+	PRIV_GUARD(fd, -1);
 	settle_fd(fd, "futimes");
 	return real.futimes(fd, tv);
 }
@@ -184,6 +195,7 @@ SHIM_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[
 SHIM_EXPORT int __fxstat(int ver, int fd, struct stat *st)
 {
 	ENSURE_INIT();
+	PRIV_GUARD(fd, -1);
 	int r = real.__fxstat(ver, fd, st);
 	if (r == 0 && unlikely(any_copy()))
 		copy_fix_stat(fd, st);
@@ -250,6 +262,7 @@ PATH_META(lremovexattr, (const char *p, const char *n), (p, n), AT_FDCWD, p, AT_
 SHIM_EXPORT int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)
 {
 	ENSURE_INIT();
+	PRIV_GUARD(fd, -1);
 	settle_fd(fd, "fsetxattr");
 	return real.fsetxattr(fd, name, value, size, flags);
 }
@@ -257,6 +270,7 @@ SHIM_EXPORT int fsetxattr(int fd, const char *name, const void *value, size_t si
 SHIM_EXPORT int fremovexattr(int fd, const char *name)
 {
 	ENSURE_INIT();
+	PRIV_GUARD(fd, -1);
 	settle_fd(fd, "fremovexattr");
 	return real.fremovexattr(fd, name);
 }
@@ -264,6 +278,7 @@ SHIM_EXPORT int fremovexattr(int fd, const char *name)
 SHIM_EXPORT int ioctl(int fd, ioctl_req_t req, ...)
 {
 	ENSURE_INIT();
+	PRIV_GUARD(fd, -1);
 	va_list ap;
 	va_start(ap, req);
 	void *arg = va_arg(ap, void *);
@@ -272,19 +287,68 @@ SHIM_EXPORT int ioctl(int fd, ioctl_req_t req, ...)
 		return (int)SYS(SYS_ioctl, fd, req, arg);
 	settle_fd(fd, "ioctl");
 	/* Cloning from a destination would copy what the program has not written. */
+	struct k_clone_range range;
 	if (req == K_FICLONE)
 		settle_fd((int)(long)arg, "FICLONE from a destination");
-	else if (req == K_FICLONERANGE && arg)
-		settle_fd((int)((struct k_clone_range *)arg)->src_fd, "FICLONERANGE from a destination");
+	else if (req == K_FICLONERANGE && umem_read(&range, arg, sizeof(range)))
+		settle_fd((int)range.src_fd, "FICLONERANGE from a destination");
 	return real.ioctl(fd, req, arg);
 }
 
 SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	ENSURE_INIT();
+	if (!(flags & MAP_ANONYMOUS))
+		PRIV_GUARD(fd, MAP_FAILED);
+	if (flags & MAP_FIXED)  /* replaces whatever was mapped there */
+		umem_unvet();
 	if (unlikely(!real.mmap))
 		return (void *)SYS(SYS_mmap, addr, len, prot, flags, fd, off);
 	if (fd >= 0 && !(flags & MAP_ANONYMOUS))
 		settle_fd(fd, "mmap");
 	return real.mmap(addr, len, prot, flags, fd, off);
+}
+
+/*
+ * Mapping changes: bytes the kernel vetted by an earlier read (umem.h) may
+ * no longer be readable, so no vetted range survives them.
+ */
+SHIM_EXPORT int munmap(void *addr, size_t len)
+{
+	ENSURE_INIT();
+	umem_unvet();
+	if (unlikely(!real.munmap))
+		return (int)SYS(SYS_munmap, addr, len);
+	return real.munmap(addr, len);
+}
+
+SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	ENSURE_INIT();
+	umem_unvet();
+	if (unlikely(!real.mprotect))
+		return (int)SYS(SYS_mprotect, addr, len, prot);
+	return real.mprotect(addr, len, prot);
+}
+
+SHIM_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	void *new_addr = va_arg(ap, void *);
+	va_end(ap);
+	ENSURE_INIT();
+	umem_unvet();
+	if (unlikely(!real.mremap))
+		return (void *)SYS(SYS_mremap, old, oldlen, newlen, flags, new_addr);
+	return real.mremap(old, oldlen, newlen, flags, new_addr);
+}
+
+SHIM_EXPORT int madvise(void *addr, size_t len, int advice)
+{
+	ENSURE_INIT();
+	umem_unvet();  /* guard pages (MADV_GUARD_INSTALL) make memory fault */
+	if (unlikely(!real.madvise))
+		return (int)SYS(SYS_madvise, addr, len, advice);
+	return real.madvise(addr, len, advice);
 }

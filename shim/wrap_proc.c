@@ -1,13 +1,20 @@
 /*
- * wrap_proc.c — interposed calls that end this process image.
+ * wrap_proc.c — interposed calls that end this process image, start
+ * another process, or restrict this one.
  *
  * exec and the exits that skip destructors would leave a destination with
  * the whole clone in it; settle every copy first, so the file holds exactly
  * what was written. (exit() and return from main reach our destructor;
- * fork is handled by the atfork handlers in gate.c.)
+ * fork is handled by the atfork handlers in gate.c.) A child started any
+ * other way (posix_spawn, system, popen, _Fork, vfork then exec) may look
+ * at a destination at once: settle before it exists. A seccomp filter may
+ * forbid the system calls we would add: go inert before it is installed.
  */
 #define _GNU_SOURCE
 #include <alloca.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -24,9 +31,73 @@ static void before_exec(void)
 {
 	ENSURE_INIT();
 	ERRNO_SAVE;
-	copy_settle_all("exec");
+	copy_settle_before_exec();
 	stats_flush();
 	ERRNO_RESTORE;
+}
+
+/* Before a child process is created by a call that runs no fork handler. */
+static void before_child(const char *why)
+{
+	ENSURE_INIT();
+	ERRNO_SAVE;
+	copy_settle_all(why);
+	ERRNO_RESTORE;
+}
+
+SHIM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	before_child("posix_spawn");
+	return real.posix_spawn(pid, path, fa, attr, argv, envp);
+}
+
+SHIM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	before_child("posix_spawnp");
+	return real.posix_spawnp(pid, file, fa, attr, argv, envp);
+}
+
+SHIM_EXPORT int system(const char *cmd)
+{
+	before_child("system");
+	return real.system(cmd);
+}
+
+SHIM_EXPORT FILE *popen(const char *cmd, const char *mode)
+{
+	before_child("popen");
+	return real.popen(cmd, mode);
+}
+
+SHIM_EXPORT pid_t _Fork(void)
+{
+	before_child("_Fork");
+	if (!real._Fork) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real._Fork();
+}
+
+/* Settled and inert before the filter exists, even if the call then fails. */
+SHIM_EXPORT int prctl(int option, ...)
+{
+	va_list ap;
+	va_start(ap, option);
+	unsigned long a = va_arg(ap, unsigned long), b = va_arg(ap, unsigned long);
+	unsigned long c = va_arg(ap, unsigned long), d = va_arg(ap, unsigned long);
+	va_end(ap);
+	ENSURE_INIT();
+	if (option == PR_SET_SECCOMP) {
+		ERRNO_SAVE;
+		copy_go_inert();
+		ERRNO_RESTORE;
+	}
+	if (!real.prctl)
+		return (int)SYS(SYS_prctl, option, a, b, c, d);
+	return real.prctl(option, a, b, c, d);
 }
 
 SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/xattr.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -75,6 +76,19 @@ SHIM_EXPORT long syscall(long n, ...)
 	case SYS_execveat:
 		return execveat((int)a, (const char *)b, (char *const *)c, (char *const *)d, (int)e);
 	case SYS_exit_group: _exit((int)a);
+	case SYS_munmap: return munmap((void *)a, (size_t)b);
+	case SYS_mprotect: return mprotect((void *)a, (size_t)b, (int)c);
+	case SYS_mremap: return (long)mremap((void *)a, (size_t)b, (size_t)c, (int)d, (void *)e);
+	case SYS_madvise: return madvise((void *)a, (size_t)b, (int)c);
+	case SYS_prctl: return prctl((int)a, b, c, d, e);
+	case SYS_seccomp:
+		/* SECCOMP_SET_MODE_STRICT (0) and _FILTER (1) install one. */
+		if (a == 0 || a == 1) {
+			ERRNO_SAVE;
+			copy_go_inert();
+			ERRNO_RESTORE;
+		}
+		return SYS(n, a, b, c, d, e, f);
 #ifdef SYS_open
 	case SYS_open: return open((const char *)a, (int)b, (mode_t)c);
 #endif
