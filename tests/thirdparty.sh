@@ -19,7 +19,7 @@ truncate -s 2G "$work/xfs.img"
 mkfs.xfs -q -m reflink=1 "$work/xfs.img"
 mkdir "$work/xfs"
 mount -o loop "$work/xfs.img" "$work/xfs"
-suites=(test_shutil test_os test_io test_fileio test_tempfile test_tarfile test_zipfile test_mmap
+suites=(test_shutil test_os test_fcntl test_io test_fileio test_tempfile test_tarfile test_zipfile test_mmap
 	test_subprocess test_posix)
 cd "$work"
 echo "CPython $ver suites, TMPDIR on XFS, without the shim:"
