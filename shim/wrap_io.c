@@ -37,29 +37,34 @@ static inline size_t read_hook(int fd, uintptr_t e, void *buf, size_t n, off_t o
 	return copy_read_limit(fd, e, n, off, buf);
 }
 
-/* After a read of a regular file: its bytes are vetted (umem.h), and a
- * sequential read counts towards "read whole". */
-static inline ssize_t read_done(int fd, const void *buf, ssize_t r, bool sequential)
+/* After a read of a regular file (entry e, as it was classified before
+ * the read): its bytes are vetted (umem.h), and a sequential read counts
+ * towards "read whole". */
+static inline ssize_t read_done(int fd, uintptr_t e, const void *buf, ssize_t r, bool sequential)
 {
-	if (r > 0) {
-		uintptr_t e = fd_get(fd);
-		if (e == FD_REG || e == FD_REG_DONE) {
-			umem_vet(buf, (size_t)r);
-			if (sequential)
-				fd_count_read(fd, r);
-		}
+	if (r > 0 && (e == FD_REG || e == FD_REG_DONE)) {
+		umem_vet(buf, (size_t)r);
+		if (sequential)
+			fd_count_read(fd, r);
 	}
 	return r;
 }
 
+/* One table load on the way in; the entry is loaded again only after the
+ * slow path may have classified the fd. */
 #define READ_PROLOGUE(fd, buf, n, off)                       \
 	uintptr_t e_ = fd_get(fd);                           \
 	size_t m_ = (n);                                     \
 	if (unlikely(e_ != FD_PLAIN)) {                      \
-		PRIV_GUARD(fd, -1);                          \
+		if (unlikely(e_ == FD_PRIV)) {               \
+			errno = EBADF;                       \
+			return -1;                           \
+		}                                            \
 		m_ = read_hook(fd, e_, buf, n, off);         \
 		if (m_ == 0 && (n))                          \
 			return 0;                            \
+		if (e_ != FD_REG && e_ != FD_REG_DONE)       \
+			e_ = fd_get(fd);                     \
 	}
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
@@ -68,7 +73,7 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 	if (unlikely(!real.read))
 		return SYS(SYS_read, fd, buf, n);
 	READ_PROLOGUE(fd, buf, n, -1);
-	return read_done(fd, buf, real.read(fd, buf, m_), true);
+	return read_done(fd, e_, buf, real.read(fd, buf, m_), true);
 }
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
@@ -77,7 +82,7 @@ SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 	if (n > buflen)  /* let libc report the overflow */
 		return real.__read_chk(fd, buf, n, buflen);
 	READ_PROLOGUE(fd, buf, n, -1);
-	return read_done(fd, buf, real.__read_chk(fd, buf, m_, buflen), true);
+	return read_done(fd, e_, buf, real.__read_chk(fd, buf, m_, buflen), true);
 }
 
 SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
@@ -88,7 +93,7 @@ SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 	if (off < 0)  /* EINVAL from the kernel */
 		return real.pread(fd, buf, n, off);
 	READ_PROLOGUE(fd, buf, n, off);
-	return read_done(fd, buf, real.pread(fd, buf, m_, off), false);
+	return read_done(fd, e_, buf, real.pread(fd, buf, m_, off), false);
 }
 
 SHIM_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
@@ -97,7 +102,7 @@ SHIM_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t b
 	if (n > buflen || off < 0)
 		return real.__pread_chk(fd, buf, n, off, buflen);
 	READ_PROLOGUE(fd, buf, n, off);
-	return read_done(fd, buf, real.__pread_chk(fd, buf, m_, off, buflen), false);
+	return read_done(fd, e_, buf, real.__pread_chk(fd, buf, m_, off, buflen), false);
 }
 
 /*
