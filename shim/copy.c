@@ -113,6 +113,8 @@ static struct copy *copy_alloc(void)
 		}
 		for (int i = 0; i < CHUNK; i++) {
 			pthread_mutex_init(&chunk[i].lock, NULL);
+			/* Never fd 0: a fork child closes every record's dpriv. */
+			chunk[i].dpriv = chunk[i].sfd = -1;
 			chunk[i].next_free = pool_free;
 			pool_free = &chunk[i];
 			chunk[i].next_all = pool_all;
@@ -194,14 +196,36 @@ static int privs_open;  /* private fds currently held */
  * call on it answers EBADF, as on a closed fd. Held only while a copy is
  * armed.
  */
+/*
+ * Serialises taking a private number with the program giving one up
+ * (dup2/dup3 onto it, close_range over it): without it, a dup2 on another
+ * thread could land on our number between its allocation and FD_PRIV.
+ * Held only inside the gate (signals blocked), so no handler can wait on it;
+ * taken before any record's lock, never while holding one.
+ */
+static int priv_lock;
+
+static void priv_acquire(void)
+{
+	while (__atomic_exchange_n(&priv_lock, 1, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void priv_release(void)
+{
+	__atomic_store_n(&priv_lock, 0, __ATOMIC_RELEASE);
+}
+
 static int dup_private(int fd)
 {
+	priv_acquire();
 	int p = real.fcntl(fd, F_DUPFD_CLOEXEC, priv_fd_base);
 	if (p >= 0) {
 		__atomic_add_fetch(&privs_open, 1, __ATOMIC_RELAXED);
 		fd_reset(p);
 		fd_put(p, FD_PRIV);
 	}
+	priv_release();
 	return p;
 }
 
@@ -305,6 +329,11 @@ static ssize_t refill(struct copy *c, int sfd, off_t at, size_t want)
  */
 static bool same_bytes(struct copy *c, const unsigned char *p, const unsigned char *w, size_t k)
 {
+	/* A program buffer freed and mapped again as our window would compare
+	 * equal to itself, where the kernel says EFAULT. */
+	uintptr_t lo = (uintptr_t)p, wlo = (uintptr_t)c->win, whi = wlo + WIN_CAP + SCRATCH_CAP + PATH_CAP;
+	if (lo < whi && lo + k > wlo)
+		return false;
 	if (umem_is_vetted(p, k))
 		return memcmp(p, w, k) == 0;
 	while (k) {
@@ -680,13 +709,19 @@ static bool source_layout_ok(struct copy *c, int s, off_t size)
  */
 static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, const struct stat *sst)
 {
+	/* Locked from before our fd exists until the caller has accepted the
+	 * write: a thread giving up fd numbers (release_privates) must not
+	 * settle a copy whose first write is not counted yet. */
+	pthread_mutex_lock(&c->lock);
 	c->sdev = sst->st_dev;
 	c->sino = sst->st_ino;
 	c->ssize = sst->st_size;
 	c->sctime = sst->st_ctim;
 	c->dpriv = dup_private(fd);
-	if (c->dpriv < 0)
+	if (c->dpriv < 0) {
+		pthread_mutex_unlock(&c->lock);
 		return false;
+	}
 	int err;
 	enum clone_class k = clone_file(fd, s, &err);
 	if (k != CLONE_OK) {
@@ -695,6 +730,7 @@ static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, c
 		shim_log("clone-failed", fd, err, k == CLONE_UNSUPPORTED ? "unsupported" :
 			 k == CLONE_PAIR ? "this pair" : "error; the program's write decides");
 		close_privates_locked(c);
+		pthread_mutex_unlock(&c->lock);
 		not_cloned(fd, s, k == CLONE_UNSUPPORTED ? WHY_UNSUPPORTED : WHY_FAILED);
 		return false;
 	}
@@ -704,6 +740,7 @@ static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, c
 		real.ftruncate(fd, 0);
 		shim_log("clone-undone", fd, 0, "source changed during the clone");
 		close_privates_locked(c);
+		pthread_mutex_unlock(&c->lock);
 		stats_not_cloned(WHY_DIFFERED, 0);
 		return false;
 	}
@@ -923,8 +960,7 @@ retry:
 		bool accepted = false;
 		uintptr_t v = arm_write(fd, iov, cnt, off, n, &accepted);
 		if (accepted) {
-			struct copy *c = fd_copy(v);
-			pthread_mutex_lock(&c->lock);
+			struct copy *c = fd_copy(v);  /* locked by do_clone */
 			fd_put(fd, v);
 			ret = accept_write(c, fd, off, n, handled);
 			pthread_mutex_unlock(&c->lock);
@@ -1053,9 +1089,8 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 		if (sv == SRC_OK && !layout_ok)
 			not_cloned(out, in, WHY_LAYOUT);
 		if (layout_ok && do_clone(c, out, &d, in, &sst)) {
-			c->sfd = in;
+			c->sfd = in;  /* c is locked by do_clone */
 			size_t n = transfer_len(c, len);
-			pthread_mutex_lock(&c->lock);
 			fd_put(out, (uintptr_t)c);
 			if (advance(in, inoff, (off_t)n, (off_t)n) && advance(out, outoff, (off_t)n, (off_t)n)) {
 				c->hi = (off_t)n;
@@ -1518,7 +1553,8 @@ void copy_fd_duped(int oldfd, int newfd)
  * of D drops the process's POSIX locks on D; see DESIGN.md. */
 static void release_privates(unsigned first, unsigned last, const char *why)
 {
-	if (!__atomic_load_n(&privs_open, __ATOMIC_RELAXED))
+	/* A vfork child shares our records: its fd games are not its parent's. */
+	if (!__atomic_load_n(&privs_open, __ATOMIC_RELAXED) || (int)SYS(SYS_getpid) != shim_pid)
 		return;
 	ERRNO_SAVE;
 	struct gate_ctx g;
@@ -1536,10 +1572,79 @@ static void release_privates(unsigned first, unsigned last, const char *why)
 	ERRNO_RESTORE;
 }
 
-void copy_fd_make_room(int fd)
+/* Whether one of our fds is numbered first..last (a table scan, no lock). */
+static bool privates_in(unsigned first, unsigned last)
 {
-	if (fd_get(fd) == FD_PRIV)
-		release_privates((unsigned)fd, (unsigned)fd, "private fd wanted by the program");
+	int top = __atomic_load_n(&fdtab_top, __ATOMIC_RELAXED);
+	if (first < (unsigned)priv_fd_base)
+		first = (unsigned)priv_fd_base;
+	for (unsigned fd = first; fd <= last && (int)fd <= top && fd < fdtab_size; fd++)
+		if (fd_get((int)fd) == FD_PRIV)
+			return true;
+	return false;
+}
+
+/*
+ * Gives up our fds numbered first..last, then holds priv_lock (inside the
+ * gate) so that none is taken again before the caller's call is made. The
+ * lock is never held while settling: settling takes a record's lock, and
+ * do_clone takes priv_lock under one.
+ */
+static void claim_numbers(struct gate_ctx *g, unsigned first, unsigned last, const char *why)
+{
+	gate_enter(g);
+	priv_acquire();
+	/* Another thread may arm a copy on a freed number before we lock
+	 * again; release_privates frees every one it finds each time. */
+	while (privates_in(first, last)) {
+		priv_release();
+		release_privates(first, last, why);
+		priv_acquire();
+		if ((int)SYS(SYS_getpid) != shim_pid)
+			break;  /* a vfork child cannot release its parent's */
+	}
+}
+
+static int unclaim_numbers(struct gate_ctx *g, int r)
+{
+	int saved = errno;
+	priv_release();
+	gate_leave(g);
+	errno = saved;
+	return r;
+}
+
+int copy_dup_onto(int fd, int fd2, int flags, bool three)
+{
+	if (fd2 < priv_fd_base || fd == fd2 || !__atomic_load_n(&fdtab_size, __ATOMIC_RELAXED))
+		return three ? real.dup3(fd, fd2, flags) : real.dup2(fd, fd2);
+	struct gate_ctx g;
+	claim_numbers(&g, (unsigned)fd2, (unsigned)fd2, "private fd wanted by the program");
+	return unclaim_numbers(&g, three ? real.dup3(fd, fd2, flags) : real.dup2(fd, fd2));
+}
+
+static int do_close_range(unsigned first, unsigned last, int flags, bool from)
+{
+	if (from && real.closefrom) {
+		real.closefrom((int)first);
+		return 0;
+	}
+	if (!from && real.close_range)
+		return real.close_range(first, last, flags);
+	return (int)SYS(SYS_close_range, first, last, flags);
+}
+
+int copy_close_range(unsigned first, unsigned last, int flags, bool from)
+{
+	if ((flags & K_CLOSE_RANGE_CLOEXEC) || !__atomic_load_n(&fdtab_size, __ATOMIC_RELAXED))
+		return do_close_range(first, last, flags, from);
+	copy_fds_closing_range(first, last);
+	if (last < (unsigned)priv_fd_base)
+		return do_close_range(first, last, flags, from);
+	/* The kernel would close ours too, behind our back. */
+	struct gate_ctx g;
+	claim_numbers(&g, first, last, "private fd in a closed range");
+	return unclaim_numbers(&g, do_close_range(first, last, flags, from));
 }
 
 void copy_fds_wanted_from(int base)
@@ -1569,8 +1674,6 @@ void copy_fds_closing_range(unsigned first, unsigned last)
 		if (e != FD_PRIV && (e != FD_UNKNOWN || fd_get_hint((int)fd)))
 			copy_fd_closing((int)fd);
 	}
-	/* The kernel would close ours too, behind our back. */
-	release_privates(first, last, "private fd in a closed range");
 	ERRNO_RESTORE;
 }
 

@@ -72,9 +72,13 @@ void copy_fd_truncated(int fd, off_t len); /* after a successful ftruncate */
  * Private fds (ours, not the program's) are FD_PRIV in the table: wrappers
  * answer EBADF for them. When the program wants their numbers:
  */
-void copy_fd_make_room(int fd);           /* before dup2/dup3 onto fd */
+/* dup2 (three false) or dup3 onto fd2, giving up our fd numbered fd2. */
+int copy_dup_onto(int fd, int fd2, int flags, bool three);
+/* close_range, or closefrom(first) when `from`: settles the copies of the
+ * program's fds in the range and gives up ours there. */
+int copy_close_range(unsigned first, unsigned last, int flags, bool from);
+void copy_fds_closing_range(unsigned first, unsigned last);
 void copy_fds_wanted_from(int base);      /* before F_DUPFD(base) */
-void copy_fds_closing_range(unsigned first, unsigned last); /* close_range, closefrom */
 /* After an fd-allocating call failed with EMFILE: frees ours if that is
  * safe; true when the caller should try once more. */
 bool copy_fds_exhausted(void);

@@ -127,21 +127,13 @@ SHIM_EXPORT int close(int fd)
 SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	ENSURE_INIT();
-	if (!(flags & K_CLOSE_RANGE_CLOEXEC))
-		copy_fds_closing_range(first, last);
-	if (!real.close_range)
-		return (int)SYS(SYS_close_range, first, last, flags);
-	return real.close_range(first, last, flags);
+	return copy_close_range(first, last, flags, false);
 }
 
 SHIM_EXPORT void closefrom(int lowfd)
 {
 	ENSURE_INIT();
-	copy_fds_closing_range(lowfd < 0 ? 0 : (unsigned)lowfd, ~0u);
-	if (real.closefrom)
-		real.closefrom(lowfd);
-	else
-		SYS(SYS_close_range, lowfd < 0 ? 0 : lowfd, ~0u, 0);
+	copy_close_range(lowfd < 0 ? 0 : (unsigned)lowfd, ~0u, 0, true);
 }
 
 SHIM_EXPORT int dup(int fd)
@@ -158,9 +150,7 @@ SHIM_EXPORT int dup2(int fd, int fd2)
 {
 	ENSURE_INIT();
 	PRIV_GUARD(fd, -1);
-	if (fd != fd2)
-		copy_fd_make_room(fd2);
-	int r = real.dup2(fd, fd2);
+	int r = copy_dup_onto(fd, fd2, 0, false);
 	if (r >= 0)
 		copy_fd_duped(fd, r);
 	return r;
@@ -170,9 +160,7 @@ SHIM_EXPORT int dup3(int fd, int fd2, int flags)
 {
 	ENSURE_INIT();
 	PRIV_GUARD(fd, -1);
-	if (fd != fd2)
-		copy_fd_make_room(fd2);
-	int r = real.dup3(fd, fd2, flags);
+	int r = copy_dup_onto(fd, fd2, flags, true);
 	if (r >= 0)
 		copy_fd_duped(fd, r);
 	return r;
