@@ -319,3 +319,36 @@ stack_case() {
 		cmp "$d/$f.plain" "$d/$f.shim"
 	done
 }
+
+# ---- 8. the shim's own fd bookkeeping under fork, vfork and threads ----
+
+fdrace=$SHIM_PROGS/fdrace
+
+@test "private fds: a fork child after a copy keeps fd 0; a vfork child's dups leave the parent's copy exact" {
+	need_fs T_XFS T_BTRFS
+	for fs in "$T_XFS" "$T_BTRFS" ${T_TMPFS:-}; do
+		d=$(testdir "$fs")
+		src_in "$d" 1M > /dev/null
+		run_inv plain "$d/out.plain" "$fdrace" forkstdin "$d/S" "$d/D.{}" < /dev/null
+		run_inv shim "$d/out.shim" "$fdrace" forkstdin "$d/S" "$d/D.{}" < /dev/null
+		diff -u "$d/out.plain" "$d/out.shim" || { echo "forkstdin on $fs"; return 1; }
+	done
+	for fs in "$T_XFS" "$T_BTRFS"; do
+		d=$(testdir "$fs")
+		src_in "$d" 1M > /dev/null
+		run_inv plain "$d/out.plain" "$fdrace" vforkdup "$d/S" "$d/D.{}"
+		run_inv shim "$d/out.shim" "$fdrace" vforkdup "$d/S" "$d/D.{}"
+		diff -u "$d/out.plain" "$d/out.shim" || { echo "vforkdup on $fs"; return 1; }
+		cmp "$d/D.plain" "$d/D.shim"
+	done
+}
+
+@test "private fds: dup2 onto the shim's numbers while another thread arms copies" {
+	need_fs T_XFS
+	ulimit -Sn 1024  # the shim's fds start at 768
+	d=$(testdir "$T_XFS")
+	src_in "$d" 1M > /dev/null
+	run_inv plain "$d/out.plain" "$fdrace" dup2race "$d/S" "$d/D.{}"
+	run_inv shim "$d/out.shim" "$fdrace" dup2race "$d/S" "$d/D.{}"
+	diff -u "$d/out.plain" "$d/out.shim"
+}
