@@ -8,7 +8,8 @@ SZ=$((5 * 1024 * 1024 + 1234))
 # The contract suite's core scenarios, with another preload around the shim.
 with_other_preload() {
 	local fs
-	for fs in $(clone_filesystems); do
+	need_clone_fs
+	for fs in "${clone_fs[@]}"; do
 		local d; d=$(testdir "$fs")
 		mksrc "$d/src" $SZ
 		differential "$d" "$d/src" open=w copy=64k close

@@ -18,7 +18,8 @@ clones_whole() {
 }
 
 @test "read/write loops of every chunk size clone once" {
-	for fs in $(clone_filesystems); do
+	need_clone_fs
+	for fs in "${clone_fs[@]}"; do
 		for chunk in 512 4k 8k 64k 128k 1m 2m 16m; do
 			clones_whole "$fs" copy=$chunk
 		done
@@ -26,13 +27,15 @@ clones_whole() {
 }
 
 @test "one read of the whole file and one write clone once" {
-	for fs in $(clone_filesystems); do
+	need_clone_fs
+	for fs in "${clone_fs[@]}"; do
 		clones_whole "$fs" whole
 	done
 }
 
 @test "pread/pwrite, readv/writev, preadv/pwritev clone once" {
-	for fs in $(clone_filesystems); do
+	need_clone_fs
+	for fs in "${clone_fs[@]}"; do
 		clones_whole "$fs" pcopy=64k
 		clones_whole "$fs" vcopy=128k
 		clones_whole "$fs" pvcopy=8k
@@ -40,13 +43,15 @@ clones_whole() {
 }
 
 @test "reads and writes on different threads clone once" {
-	for fs in $(clone_filesystems); do
+	need_clone_fs
+	for fs in "${clone_fs[@]}"; do
 		clones_whole "$fs" threads=64k
 	done
 }
 
 @test "sendfile with and without an offset, in chunks or whole, clones once" {
-	for fs in $(clone_filesystems); do
+	need_clone_fs
+	for fs in "${clone_fs[@]}"; do
 		clones_whole "$fs" sendfile=16m         # busybox cp
 		clones_whole "$fs" sendfile=1m          # chunks
 		clones_whole "$fs" sendfileoff=8m       # Python shutil: count >= size
@@ -55,7 +60,8 @@ clones_whole() {
 }
 
 @test "copy_file_range loops are coalesced into one clone" {
-	for fs in $(clone_filesystems); do
+	need_clone_fs
+	for fs in "${clone_fs[@]}"; do
 		clones_whole "$fs" cfr=128k
 		clones_whole "$fs" cfroff=1m
 		clones_whole "$fs" cfr=0x7fffffffc0000000   # cat
@@ -63,7 +69,8 @@ clones_whole() {
 }
 
 @test "after a sendfile copy, later calls return 0 and offsets stay right" {
-	for fs in $(clone_filesystems); do
+	need_clone_fs
+	for fs in "${clone_fs[@]}"; do
 		local d; d=$(testdir "$fs")
 		mksrc "$d/src" $SZ
 		differential "$d" "$d/src" open=rw sendfile=16m sendfile=16m lseek=0:cur lseek=0:end fstat close
@@ -72,7 +79,8 @@ clones_whole() {
 }
 
 @test "a source that is not read from offset 0 onwards is not a copy" {
-	for fs in $(clone_filesystems); do
+	need_clone_fs
+	for fs in "${clone_fs[@]}"; do
 		local d; d=$(testdir "$fs")
 		mksrc "$d/src" $SZ
 		differential "$d" "$d/src" open=w srcseek=4096 copy=64k close
@@ -81,7 +89,8 @@ clones_whole() {
 }
 
 @test "small sources are copied, not cloned (REFLINK_SHIM_MIN_SIZE)" {
-	for fs in $(clone_filesystems); do
+	need_clone_fs
+	for fs in "${clone_fs[@]}"; do
 		local d; d=$(testdir "$fs")
 		mksrc "$d/src" 1000
 		differential "$d" "$d/src" open=w copy=4k close

@@ -55,7 +55,7 @@ doc_commands() {
 	grep -qx 'reflink supported (xfs)' "$log"
 	grep -qx 'reflink-shim: 1 file cloned (64.0 MiB shared)' "$log"
 	grep -q '^reflink-shim\[[0-9]*\]: clone fd=[0-9]* 67108864$' "$log"
-	! grep -q 'cannot be preloaded' "$log"
+	run ! grep -q 'cannot be preloaded' "$log"
 	for f in copy.img copy2.img copy3.img; do
 		cmp "$repo/big.img" "$repo/$f"
 		read -r shared size < <("$fileinfo" shared "$repo/$f")

@@ -5,7 +5,10 @@
 scenario=$SHIM_PROGS/scenario
 fileinfo=$SHIM_PROGS/fileinfo
 
-# need_fs VAR...: skip unless every named filesystem is mounted.
+# need_fs VAR...: skip unless every named filesystem is mounted. Call it in
+# the test's own shell (the test, or a function it calls directly): `skip`
+# inside $( ) or a pipeline only ends that subshell, and the test then
+# passes having run nothing.
 need_fs() {
 	local v
 	for v in "$@"; do
@@ -31,17 +34,94 @@ need_cmd() {
 
 # A fresh directory for this test on filesystem $1, removed after the test.
 testdir() {
+	if [ -z "${1:-}" ] || [ ! -d "$1" ]; then
+		echo "testdir: no filesystem at '${1:-}' (need_fs first?)" >&2
+		return 1
+	fi
 	local d="$1/t$BATS_TEST_NUMBER-$RANDOM"
 	mkdir -p "$d"
 	echo "$d" >> "$BATS_TEST_TMPDIR/testdirs"
 	echo "$d"
 }
 
+# After each test: remove its directories; fail it if it looped over
+# clone_filesystems that were not there (it ran nothing), or if a sanitizer
+# reported anything in any process it started.
 teardown() {
-	[ -f "$BATS_TEST_TMPDIR/testdirs" ] || return 0
-	while read -r d; do
-		rm -rf "$d"
-	done < "$BATS_TEST_TMPDIR/testdirs"
+	local rc=0 d
+	if [ -f "$BATS_TEST_TMPDIR/testdirs" ]; then
+		while read -r d; do
+			rm -rf "$d"
+		done < "$BATS_TEST_TMPDIR/testdirs"
+	fi
+	if [ -f "$BATS_TEST_TMPDIR/ran-nothing" ]; then
+		echo "clone_filesystems found no XFS or btrfs inside \$( ), where skip cannot skip the test:"
+		echo "call need_clone_fs first, in the test's own shell"
+		rc=1
+	fi
+	san_reports || rc=1
+	return $rc
+}
+
+# san_reports: print the sanitizer reports written since the last call and
+# fail if there were any. For check-asan and check-tsan, tests/run.sh sends
+# every report to a file in $SHIM_SAN_LOGS, so that a report fails the test
+# whatever became of the process's exit status and output.
+san_reports() {
+	[ -n "${SHIM_SAN_LOGS:-}" ] || return 0
+	local f found=0
+	for f in "$SHIM_SAN_LOGS"/report.*; do
+		[ -e "$f" ] || continue
+		found=1
+		echo "sanitizer report (${f##*/}):"
+		san_symbolize < "$f"
+		mv -f "$f" "$SHIM_SAN_LOGS/seen/"
+	done
+	[ "$found" = 0 ]
+}
+
+# san_symbolize < REPORT: the sanitizers run with symbolize=0 (tests/run.sh:
+# symbolizing in the process opens files through our open() wrapper, and
+# under TSan that re-enters instrumented code inside the report and
+# deadlocks); frames "#N PC (MODULE+OFFSET)" are symbolized here, after the
+# fact, with addr2line, and a global's location with nm.
+san_symbolize() {
+	local line pre mod off fn first mods=()
+	local frame_re='^( *#[0-9]+ )0x[0-9a-f]+ \((/[^+]+)\+(0x[0-9a-f]+)\)$'
+	local global_re="^(.*Location is global )'<null>'(.*)\\(([^/+]+)\\+(0x[0-9a-f]+)\\)\$"
+	while IFS= read -r line; do
+		if [[ $line =~ $frame_re ]]; then
+			pre=${BASH_REMATCH[1]} mod=${BASH_REMATCH[2]} off=${BASH_REMATCH[3]}
+			mods+=("$mod")
+			first=1
+			while IFS= read -r fn; do
+				fn=${fn//"$SHIM_TOP/"/}
+				fn=${fn% (discriminator *)}
+				# outside the project, only the file's name
+				[[ $fn == *" at /"* ]] && fn="${fn%% at /*} at ${fn##*/}"
+				if [ "$first" = 1 ]; then
+					[[ $fn == "?? "* ]] && { echo "$line"; break; }
+					echo "$pre$fn (${mod##*/}+$off)"
+					first=0
+				else
+					echo "${pre//[! ]/ }$fn"
+				fi
+			done < <(addr2line -f -C -i -p -e "$mod" "$off" 2>/dev/null || echo "?? ??:0")
+		elif [[ $line =~ $global_re ]]; then
+			local base=${BASH_REMATCH[3]} name='' m a sz _t n
+			off=${BASH_REMATCH[4]}
+			for m in "${mods[@]}"; do
+				[ "${m##*/}" = "$base" ] || continue
+				while read -r a sz _t n; do
+					[ -n "$n" ] && (( 0x$a <= off && off < 0x$a + 0x$sz )) && { name=$n; break; }
+				done < <(nm -S --defined-only "$m" 2>/dev/null)
+				break
+			done
+			echo "${BASH_REMATCH[1]}'${name:-<null>}'${BASH_REMATCH[2]}($base+$off)"
+		else
+			echo "$line"
+		fi
+	done
 }
 
 # mksrc FILE SIZE: random bytes (SIZE in bytes, or with K/M suffix for head -c).
@@ -64,17 +144,18 @@ count_clones() {
 #   with busy timers: under ptrace every signal is a stop, and a program
 #   taking a signal every few hundred microseconds crawls.
 under_shim() {
+	local t=${SHIM_TEST_TIMEOUT:-300} rc=0
 	if [ "${SHIM_NO_STRACE:-0}" = 1 ]; then
 		clones=-1
-		timeout "${SHIM_TEST_TIMEOUT:-300}" env LD_PRELOAD="$SHIM_LIB${LD_PRELOAD:+:$LD_PRELOAD}" "$@"
-		return
+		timeout "$t" env LD_PRELOAD="$SHIM_LIB${LD_PRELOAD:+:$LD_PRELOAD}" "$@" || rc=$?
+	else
+		local trace
+		trace=$(mktemp)
+		timeout "$t" strace -f -qq -e trace=ioctl -o "$trace" env LD_PRELOAD="$SHIM_LIB${LD_PRELOAD:+:$LD_PRELOAD}" "$@" || rc=$?
+		clones=$(count_clones "$trace")
+		rm -f "$trace"
 	fi
-	local trace
-	trace=$(mktemp)
-	timeout "${SHIM_TEST_TIMEOUT:-300}" strace -f -qq -e trace=ioctl -o "$trace" env LD_PRELOAD="$SHIM_LIB${LD_PRELOAD:+:$LD_PRELOAD}" "$@"
-	local rc=$?
-	clones=$(count_clones "$trace")
-	rm -f "$trace"
+	[ "$rc" != 124 ] || echo "under_shim: timed out after $t s: $*" >&2
 	return $rc
 }
 
@@ -100,38 +181,66 @@ same_file() {
 # shim and `scenario SRC DIR/shim OP...` with it; requires the same output
 # and the same destination file. Leaves $clones and $out (the shim's output).
 # Pre-existing DIR/plain.init is copied to both destinations first.
+# (Callers often run it as `differential ... || ...`, where set -e is off:
+# every step checks its own status.)
 differential() {
 	local dir=$1 src=$2; shift 2
 	if [ -e "$dir/plain.init" ]; then
-		cp --reflink=never "$dir/plain.init" "$dir/plain"
-		cp --reflink=never "$dir/plain.init" "$dir/shim"
+		cp --reflink=never "$dir/plain.init" "$dir/plain" || return 1
+		cp --reflink=never "$dir/plain.init" "$dir/shim" || return 1
 	fi
 	local srccopy=$dir/src.pristine
-	cp --reflink=never "$src" "$srccopy"
+	cp --reflink=never "$src" "$srccopy" || return 1
 	timeout "${SHIM_TEST_TIMEOUT:-300}" "$scenario" "$src" "$dir/plain" "$@" > "$dir/out.plain" 2>&1 ||
 		{ cat "$dir/out.plain"; return 1; }
-	cp --reflink=never "$srccopy" "$src"   # scenarios may modify the source
+	cp --reflink=never "$srccopy" "$src" || return 1   # scenarios may modify the source
 	under_shim "$scenario" "$src" "$dir/shim" "$@" > "$dir/out.shim" 2>&1 || { cat "$dir/out.shim"; return 1; }
 	out=$(cat "$dir/out.shim")
 	diff -u "$dir/out.plain" "$dir/out.shim" || { echo "program observed different values"; return 1; }
 	same_file "$dir/plain" "$dir/shim"
 }
 
-# on_clone_fs OP...: `differential` on each reflink filesystem, with a fresh
-# random source of $SZ bytes; $init, if set, is called with the test
-# directory first (to prepare plain.init).
+# on_clone_fs OP...: `differential` on each reflink filesystem (the test
+# skips unless XFS and btrfs are mounted), with a fresh random source of $SZ
+# bytes; $init, if set, is called with the test directory first (to prepare
+# plain.init). With want_clones=N, every filesystem's run must make exactly
+# N clone ioctls ($clones is left at the last filesystem's count only):
+#   want_clones=1 on_clone_fs open=w copy=64k close
 on_clone_fs() {
+	need_clone_fs
 	local fs
-	for fs in $(clone_filesystems); do
-		local d; d=$(testdir "$fs")
-		mksrc "$d/src" "$SZ"
-		[ -n "${init:-}" ] && $init "$d"
-		differential "$d" "$d/src" "$@" || { echo "on $fs"; return 1; }
+	for fs in "${clone_fs[@]}"; do
+		local d; d=$(testdir "$fs") || return 1
+		mksrc "$d/src" "$SZ" || return 1
+		if [ -n "${init:-}" ]; then
+			$init "$d" || return 1
+		fi
+		differential "$d" "$d/src" "$@" || { echo "on $fs: $*"; return 1; }
+		if [ -n "${want_clones:-}" ]; then
+			[ "$clones" -ge 0 ] || { echo "want_clones: nothing counted them (SHIM_NO_STRACE=1)"; return 1; }
+			[ "$clones" -eq "$want_clones" ] ||
+				{ echo "on $fs: $clones clone ioctls, want $want_clones: $*"; return 1; }
+		fi
 	done
 }
 
-# Filesystems that clone, for tests run on each of them.
-clone_filesystems() {
+# need_clone_fs: skip unless the filesystems that clone (XFS, btrfs) are
+# mounted; then clone_fs holds them, for tests run on each of them:
+#   need_clone_fs
+#   for fs in "${clone_fs[@]}"; do ...
+need_clone_fs() {
 	need_fs T_XFS T_BTRFS
+	clone_fs=("$T_XFS" "$T_BTRFS")
+}
+
+# clone_filesystems: the same list, printed, for `for fs in $(clone_filesystems)`
+# after need_clone_fs. Inside $( ) it cannot skip the test: without XFS or
+# btrfs it prints nothing and the test fails in teardown (it ran nothing).
+clone_filesystems() {
+	if [ -z "${T_XFS:-}" ] || [ -z "${T_BTRFS:-}" ]; then
+		echo "clone_filesystems: XFS or btrfs is not mounted; call need_clone_fs first" >&2
+		: > "$BATS_TEST_TMPDIR/ran-nothing"
+		return 1
+	fi
 	echo "$T_XFS $T_BTRFS"
 }

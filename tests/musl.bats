@@ -8,7 +8,8 @@ load helpers
 	command -v musl-gcc >/dev/null || skip "musl-gcc is not installed"
 	need_fs T_XFS
 	local lib=$SHIM_TOP/build/musl/libreflink-shim.so cp=$SHIM_TOP/build/musl/cp-rw
-	[ -f "$lib" ] && [ -x "$cp" ]
+	[ -f "$lib" ]
+	[ -x "$cp" ]
 	file -L "$cp" | grep -q 'interpreter /lib/ld-musl' || skip "no dynamically linked musl"
 	local d; d=$(testdir "$T_XFS")
 	mksrc "$d/S" $((5 * 1024 * 1024 + 1))

@@ -11,7 +11,8 @@ SZ=$((20 * 1000 * 1000 + 3))
 # under the shim on each reflink filesystem and check the kernel's view.
 real_copy() {
 	local fs
-	for fs in $(clone_filesystems); do
+	need_clone_fs
+	for fs in "${clone_fs[@]}"; do
 		local d; d=$(testdir "$fs")
 		mksrc "$d/S" $SZ
 		pushd "$d" >/dev/null
