@@ -833,8 +833,11 @@ static void cmd_children(char **av)
 	int st;
 	char *sargv[] = { "stat", "-c", "posix_spawn: %s", (char *)dp, NULL };
 	fflush(stdout);
-	say("posix_spawnp", posix_spawnp(&p, "stat", NULL, NULL, sargv, environ));
+	/* The child prints too: report the return value once it has exited,
+	 * or the two lines race. */
+	int sr = posix_spawnp(&p, "stat", NULL, NULL, sargv, environ);
 	waitpid(p, &st, 0);
+	say("posix_spawnp", sr);
 	status_line("posix_spawn child", st);
 
 	snprintf(cmd, sizeof cmd, "wc -c < '%s'", dp);
