@@ -4,7 +4,12 @@
 # runs alternate; each cell is the median of BENCH_REPS runs. Not a test:
 # nothing here passes or fails on timing.
 #
-# Tables (BENCH_TABLES, default "copy overhead tree scale"):
+# Tables (BENCH_TABLES, default "startup copy overhead tree scale"):
+#   startup   what preloading costs a process that calls no wrapper
+#             (/bin/true): callgrind instructions added, and
+#             BENCH_SPAWNS=1000 posix_spawn()s timed (tests/progs/spawn.c),
+#             plain, under the shim and under libeatmydata; each cell the
+#             median of BENCH_STARTUP_REPS=11 interleaved runs
 #   copy      1 GiB copied by dd bs=128K, dd bs=4k, cpio -p, a Python
 #             read/write loop, busybox cp, shutil.copyfile; beside them the
 #             read limit (dd of=/dev/null) and the clone limit
@@ -29,7 +34,7 @@ treecopy=$top/build/examples/treecopy
 if [ -n "${BENCH_QUICK:-}" ]; then
 	: "${BENCH_REPS:=1}" "${BENCH_SIZE:=8M}" "${BENCH_TREE_FILES:=300}" \
 	  "${BENCH_TREE_BYTES:=6M}" "${BENCH_SCALE_MAX:=4M}" "${BENCH_SMALL_CALLS:=20000}" \
-	  "${BENCH_GIT_FILES:=300}"
+	  "${BENCH_GIT_FILES:=300}" "${BENCH_SPAWNS:=100}" "${BENCH_STARTUP_REPS:=1}"
 fi
 FSES=${BENCH_FS:-xfs btrfs}
 REPS=${BENCH_REPS:-3}
@@ -39,7 +44,7 @@ TREE_BYTES=${BENCH_TREE_BYTES:-1700M}
 SCALE_MAX=${BENCH_SCALE_MAX:-4G}
 SMALL_CALLS=${BENCH_SMALL_CALLS:-1000000}
 GIT_FILES=${BENCH_GIT_FILES:-30000}
-TABLES=${BENCH_TABLES:-copy overhead tree scale}
+TABLES=${BENCH_TABLES:-startup copy overhead tree scale}
 # Debian's own python3 when there is one: version managers' shims (pyenv)
 # put a shell script in front of every start.
 PY=${BENCH_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
@@ -53,7 +58,7 @@ need() {
 	[ ${#missing[@]} = 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 need mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs busybox:busybox cpio:cpio strace:strace \
-	valgrind:valgrind git:git gcc:gcc python3:python3 bc:bc
+	valgrind:valgrind git:git gcc:gcc python3:python3 bc:bc eatmydata:eatmydata
 
 bytes() { numfmt --from=iec "$1"; }
 SIZE_B=$(bytes "$SIZE")
@@ -414,11 +419,45 @@ table_scale() {
 	rm -rf "$w"
 }
 
+# ---- table 5: process start-up (no filesystem of its own) ----
+
+table_startup() {
+	local eat=/usr/lib/x86_64-linux-gnu/libeatmydata.so spawn=$top/build/tests/spawn
+	local n=${BENCH_SPAWNS:-1000} reps=${BENCH_STARTUP_REPS:-11}
+	[ -f "$eat" ] || die "$eat missing (Debian package eatmydata)"
+	[ -x "$spawn" ] || die "$spawn missing: run make test-progs"
+	local labels=(plain reflink-shim libeatmydata) preloads=("" "$lib" "$eat") ir=() i k
+	for k in 0 1 2; do
+		ir+=("$(LD_PRELOAD=${preloads[k]} valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+			/bin/true 2>&1 | sed -n 's/.*Collected : //p')")
+	done
+	# interleaved: a change in the machine's load hits all three alike
+	local -a t0 t1 t2
+	for ((i = 0; i < reps; i++)); do
+		t0+=("$("$spawn" "$n" /bin/true)")
+		t1+=("$("$spawn" "$n" /bin/true "$lib")")
+		t2+=("$("$spawn" "$n" /bin/true "$eat")")
+	done
+	local m=("$(median "${t0[@]}")" "$(median "${t1[@]}")" "$(median "${t2[@]}")")
+	echo
+	echo "## process start-up: /bin/true, which calls no wrapper (median of $reps)"
+	printf '%-14s %13s %13s %16s %10s\n' preload instructions added "$n spawns (s)" x/plain
+	for k in 0 1 2; do
+		printf '%-14s %13s %13s %16s %10s\n' "${labels[k]}" "${ir[k]}" "$(( ir[k] - ir[0] ))" \
+			"$(fmt_s "${m[k]}")" "$(ratio "${m[k]}" "${m[0]}")"
+	done
+}
+
 echo "# reflink-shim benchmarks — $(date -u +%Y-%m-%d), $(uname -r), $(nproc) cores"
 echo "# sizes: copy $SIZE, tree $TREE_FILES files / $TREE_BYTES, scale up to $SCALE_MAX; $REPS reps"
+fs_tables=()
+for t in $TABLES; do
+	if [ "$t" = startup ]; then table_startup; else fs_tables+=("$t"); fi
+done
+[ ${#fs_tables[@]} -gt 0 ] || exit 0
 for fs in $FSES; do
 	mnt=$(mkfs_mount "$fs")
-	for t in $TABLES; do
+	for t in "${fs_tables[@]}"; do
 		"table_$t" "$mnt" "$fs"
 	done
 	umount "$mnt"

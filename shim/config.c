@@ -1,9 +1,11 @@
 /*
  * config.c — REFLINK_SHIM_* settings and the decision log.
  *
- * The log and stats paths name files, so they are read with secure_getenv
- * (ignored in setuid/setgid processes). Every other knob is harmless and
- * read with getenv.
+ * The settings are read as a process starts (if one is set: init.c), so
+ * the environment is scanned once, by hand, and libc is asked only for
+ * what is set. The log and stats paths name files, so they are read with
+ * secure_getenv (ignored in setuid/setgid processes). Every other knob is
+ * harmless.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -14,7 +16,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "real.h"
+#include "elfsym.h"
+#include "init.h"
 #include "shim.h"
 #include "sys.h"
 
@@ -49,8 +52,6 @@ long long parse_size(const char *s)
 	return *p ? -1 : v;
 }
 
-extern char **environ;
-
 static const char *base_name(const char *p)
 {
 	const char *b = p;
@@ -68,7 +69,8 @@ static bool excluded(const char *list)
 	char exe[256];
 	ssize_t n = SYS(SYS_readlink, "/proc/self/exe", exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = 0;
-	const char *names[2] = { program_invocation_short_name, base_name(exe) };
+	char *const *argv0 = elfsym_default("program_invocation_short_name");
+	const char *names[2] = { argv0 ? *argv0 : NULL, base_name(exe) };
 	for (const char *p = list; *p;) {
 		size_t len = 0;
 		while (p[len] && p[len] != ':' && p[len] != ',' && p[len] != ' ')
@@ -83,26 +85,64 @@ static bool excluded(const char *list)
 	return false;
 }
 
+/* The environment: the one our constructor was given, else libc's. */
+static char **environment(void)
+{
+	if (init_envp)
+		return init_envp;
+	char **const *env = elfsym_default("__environ");
+	return env ? *env : NULL;
+}
+
+/* s past prefix, or NULL if s does not start with it. */
+static const char *after(const char *s, const char *prefix)
+{
+	for (; *prefix; s++, prefix++)
+		if (*s != *prefix)
+			return NULL;
+	return s;
+}
+
 void config_init(void)
 {
-	cfg.pending = environ == NULL;
+	char **env = environment();
+	cfg.pending = env == NULL;
 	if (cfg.pending)
 		return;
-	const char *v = getenv("REFLINK_SHIM_DISABLE");
-	cfg.disabled = v && *v && strcmp(v, "0") != 0;
-	long long n = parse_size(getenv("REFLINK_SHIM_MIN_SIZE"));
+	/* The first occurrence of each counts, as with getenv. */
+	const char *disable = NULL, *min_size = NULL, *max_extents = NULL, *exclude = NULL, *v;
+	bool log = false, stats = false;
+	for (; *env; env++) {
+		const char *s = **env == 'R' ? after(*env, "REFLINK_SHIM_") : NULL;
+		if (!s)
+			continue;
+		if ((v = after(s, "DISABLE=")))
+			disable = disable ? disable : v;
+		else if ((v = after(s, "MIN_SIZE=")))
+			min_size = min_size ? min_size : v;
+		else if ((v = after(s, "MAX_EXTENTS=")))
+			max_extents = max_extents ? max_extents : v;
+		else if ((v = after(s, "EXCLUDE=")))
+			exclude = exclude ? exclude : v;
+		else if (after(s, "LOG="))
+			log = true;
+		else if (after(s, "STATS="))
+			stats = true;
+	}
+	cfg.disabled = disable && *disable && !(disable[0] == '0' && !disable[1]);
+	long long n = parse_size(min_size);
 	if (n >= 0)
 		cfg.min_size = n;
-	n = parse_size(getenv("REFLINK_SHIM_MAX_EXTENTS"));
+	n = parse_size(max_extents);
 	if (n >= 0)
 		cfg.max_extents = n;
-	cfg.log = secure_getenv("REFLINK_SHIM_LOG");
+	cfg.log = log ? secure_getenv("REFLINK_SHIM_LOG") : NULL;
 	if (cfg.log && !*cfg.log)
 		cfg.log = NULL;
-	cfg.stats = secure_getenv("REFLINK_SHIM_STATS");
+	cfg.stats = stats ? secure_getenv("REFLINK_SHIM_STATS") : NULL;
 	if (cfg.stats && !*cfg.stats)
 		cfg.stats = NULL;
-	if (!cfg.disabled && excluded(getenv("REFLINK_SHIM_EXCLUDE")))
+	if (!cfg.disabled && excluded(exclude))
 		cfg.disabled = 1;
 }
 

@@ -9,8 +9,10 @@
 
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include "shim.h"
+#include "sys.h"
 
 uintptr_t *fdtab;
 const void **fdhint;
@@ -23,14 +25,15 @@ int fdtab_top = -1;
 
 void fdtab_init(void)
 {
+	/* Raw system calls: the first wrapper call runs this, maybe in a
+	 * signal handler (init.c). */
 	struct rlimit rl;
 	unsigned n = 65536;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max > n)
+	if (SYS(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 && rl.rlim_max > n)
 		n = rl.rlim_max > FDTAB_MAX ? FDTAB_MAX : (unsigned)rl.rlim_max;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max == RLIM_INFINITY)
-		n = FDTAB_MAX;
 	size_t bytes = (size_t)n * sizeof(uintptr_t);
-	void *t = mmap(NULL, 4 * bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *t = (void *)SYS(SYS_mmap, NULL, 4 * bytes, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (t == MAP_FAILED)
 		return;
 	fdtab = t;

@@ -6,7 +6,12 @@
 
 extern int shim_ready;
 
-/* Resolves real functions, reads the configuration, allocates the fd table. */
+/* The environment our constructor was given (glibc passes it), or NULL:
+ * then libc's environ is the one to read. */
+extern char **init_envp;
+
+/* Reads the configuration, allocates the fd table and resolves the real
+ * functions: everything a wrapper needs. */
 void shim_init(void);
 
 #define ENSURE_INIT() \

@@ -1,40 +1,58 @@
 /*
  * real.c — resolution of the real libc functions behind our wrappers.
  *
- * dlsym() may allocate, and an allocator may read files, so resolution can
- * re-enter our wrappers before it finishes. A wrapper that finds
- * `real.X == NULL` while resolution is running on its own thread uses the
- * raw system call instead (see the wrappers' fallbacks); real_init() never
- * waits on itself.
+ * Resolved at the first wrapper call, not at start-up: most processes of a
+ * build (true, a shell running one command, the compiler driver) would pay
+ * for names they never call. The lookup is our own (elfsym.c), lock-free,
+ * allocation-free and async-signal-safe, so whichever wrapper comes first,
+ * on any thread or in a signal handler, can run it. Racing threads store
+ * the same values. Until it completes, a wrapper re-entered from our own
+ * initialisation finds `real.X == NULL` and uses the raw system call (see
+ * the wrappers' fallbacks).
  */
 #include "real.h"
 
-#include <dlfcn.h>
-#include <pthread.h>
-#include <sys/stat.h>
-
+#include "elfsym.h"
 #include "shim.h"
 
 struct real_fns real;
 int real_ready;
 
-static __thread int resolving;
-
-void real_init(void)
-{
-	if (REAL_READY() || resolving)
-		return;
-	resolving = 1;
-	int saved = errno;
-#define SYM(name, ret, params) \
-	if (!real.name) __atomic_store_n(&real.name, (ret(*) params)dlsym(RTLD_NEXT, #name), __ATOMIC_RELEASE);
+enum {
+#define SYM(name, ret, params) REAL_##name,
 #define ALIAS(name, target)
 #define OWN(name)
 #include "symbols.def"
 #undef SYM
 #undef ALIAS
 #undef OWN
-	errno = saved;
-	resolving = 0;
+	REAL_COUNT
+};
+
+static const struct elfsym_name wanted[REAL_COUNT] = {
+#define SYM(name, ret, params) ELFSYM_NAME(#name),
+#define ALIAS(name, target)
+#define OWN(name)
+#include "symbols.def"
+#undef SYM
+#undef ALIAS
+#undef OWN
+};
+
+void real_init(void)
+{
+	if (REAL_READY())
+		return;
+	void *found[REAL_COUNT] = { 0 };
+	if (!elfsym_next(wanted, REAL_COUNT, found))
+		return;
+#define SYM(name, ret, params) \
+	__atomic_store_n(&real.name, (ret(*) params)found[REAL_##name], __ATOMIC_RELAXED);
+#define ALIAS(name, target)
+#define OWN(name)
+#include "symbols.def"
+#undef SYM
+#undef ALIAS
+#undef OWN
 	__atomic_store_n(&real_ready, 1, __ATOMIC_RELEASE);
 }

@@ -1,12 +1,12 @@
 /*
  * real.h — the next (real) definitions of every interposed symbol.
  *
- * `real.read(...)` calls libc's read, never our wrapper. Pointers are
- * resolved once by real_init(); a wrapper reached before that (another
- * library's constructor, or dlsym itself calling back into us) calls
- * real_init() first. A pointer that could not be resolved (a libc without
- * that symbol, e.g. musl without closefrom) stays NULL and its wrapper
- * falls back to the raw system call or to ENOSYS, as the libc would.
+ * `real.read(...)` calls libc's read, never our wrapper: the definition
+ * dlsym(RTLD_NEXT, "read") would return. Pointers are resolved once, by
+ * real_init() at the first wrapper call (ENSURE_INIT). A pointer that could
+ * not be resolved (a libc without that symbol, e.g. musl without closefrom)
+ * stays NULL and its wrapper falls back to the raw system call or to
+ * ENOSYS, as the libc would.
  */
 #ifndef SHIM_REAL_H
 #define SHIM_REAL_H
@@ -39,7 +39,8 @@ struct real_fns {
 
 extern struct real_fns real;
 
-/* Resolves every pointer in `real`. Idempotent and thread-safe. */
+/* Resolves every pointer in `real`. Idempotent, thread-safe and
+ * async-signal-safe. */
 void real_init(void);
 
 /* true once real_init() has completed. */

@@ -1,0 +1,102 @@
+/*
+ * libc.c — the C library functions the library itself calls, bound by us.
+ *
+ * The library is linked -z now: no lazy binding, whose resolver would save
+ * every register on the stack of whatever thread or signal handler first
+ * called through the PLT. Every function it imported would then cost a
+ * symbol lookup in every process start, about 500 instructions, called or
+ * not. So it imports nothing: each C library function it uses has a local
+ * (hidden) definition here, which binds the real one at its first call
+ * through our own lookup (elfsym.c: lock-free, async-signal-safe, a small
+ * stack) and calls it. The one bound is the next definition after ours, as
+ * for the wrappers' real functions: the C library's, or that of a library
+ * loaded after us that wraps it (a sanitizer runtime the program links).
+ * A function missing from this list shows up as an import; tests/startup.bats
+ * fails on any. elfsym.c calls none of them: binding one would recurse.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+
+#include "elfsym.h"
+#include "shim.h"
+#include "sys.h"
+
+/* Without the C library's functions the library cannot run: say which one
+ * is missing rather than crash somewhere else. */
+__attribute__((noreturn, cold)) static void missing(const struct elfsym_name *name)
+{
+	static const char msg[] = "reflink-shim: cannot find the C library's ";
+	sys6(SYS_write, 2, (long)msg, sizeof(msg) - 1, 0, 0, 0);
+	sys6(SYS_write, 2, (long)name->name, name->len, 0, 0, 0);
+	sys6(SYS_write, 2, (long)"\n", 1, 0, 0, 0);
+	__builtin_trap();
+}
+
+static void *bind(const struct elfsym_name *name, void **slot)
+{
+	void *f = elfsym_next_one(name);
+	if (!f)
+		missing(name);
+	__atomic_store_n(slot, f, __ATOMIC_RELAXED);
+	return f;
+}
+
+#ifdef __GLIBC__
+typedef __rlimit_resource_t rlimit_resource;
+#else
+typedef int rlimit_resource;
+#endif
+
+#define FORWARD(ret, name, params, args)                                   \
+	ret name params                                                    \
+	{                                                                  \
+		static const struct elfsym_name sym_ = ELFSYM_NAME(#name); \
+		static void *fn;                                           \
+		void *f = __atomic_load_n(&fn, __ATOMIC_RELAXED);          \
+		if (unlikely(!f))                                          \
+			f = bind(&sym_, &fn);                             \
+		return ((ret(*) params)f) args;                            \
+	}
+
+FORWARD(int *, __errno_location, (void), ())
+FORWARD(int, memcmp, (const void *a, const void *b, size_t n), (a, b, n))
+FORWARD(size_t, strlen, (const char *s), (s))
+FORWARD(int, strncmp, (const char *a, const char *b, size_t n), (a, b, n))
+FORWARD(size_t, strnlen, (const char *s, size_t n), (s, n))
+FORWARD(char *, secure_getenv, (const char *name), (name))
+FORWARD(int, fstatfs, (int fd, struct statfs *buf), (fd, buf))
+FORWARD(int, getrlimit, (rlimit_resource r, struct rlimit *rl), (r, rl))
+FORWARD(int, sched_yield, (void), ())
+FORWARD(int, sigfillset, (sigset_t *set), (set))
+FORWARD(int, pthread_sigmask, (int how, const sigset_t *set, sigset_t *old), (how, set, old))
+FORWARD(int, pthread_setcancelstate, (int state, int *old), (state, old))
+FORWARD(int, pthread_mutex_init, (pthread_mutex_t *m, const pthread_mutexattr_t *a), (m, a))
+FORWARD(int, pthread_mutex_lock, (pthread_mutex_t *m), (m))
+FORWARD(int, pthread_mutex_unlock, (pthread_mutex_t *m), (m))
+
+#ifdef __GLIBC__
+/* glibc's pthread_atfork is a static stub (libc_nonshared.a) that passes
+ * the caller's DSO handle, so that dlclose can drop its handlers; the
+ * library is never unloaded (-z nodelete), any address of ours will do. */
+int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void), void *dso);
+FORWARD(int, __register_atfork, (void (*prepare)(void), void (*parent)(void), void (*child)(void), void *dso),
+	(prepare, parent, child, dso))
+
+static const char dso_handle;
+
+int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+	return __register_atfork(prepare, parent, child, (void *)&dso_handle);
+}
+#else
+FORWARD(int, pthread_atfork, (void (*prepare)(void), void (*parent)(void), void (*child)(void)),
+	(prepare, parent, child))
+#endif
