@@ -48,39 +48,50 @@ src_in() {
 	echo "$1/S"
 }
 
+# inv_on "FS..." ARGS...: inv_diff on each filesystem with a fresh 1 MiB
+# source; the argument S names it, D the destination of each run (D.plain,
+# D.shim), and the two destinations must then be identical.
+inv_on() {
+	local fss=$1 fs d a cmpd
+	shift
+	for fs in $fss; do
+		d=$(testdir "$fs")
+		src_in "$d" 1M > /dev/null
+		local args=()
+		cmpd=0
+		for a in "$@"; do
+			case $a in
+			S) args+=("$d/S") ;;
+			D) args+=("$d/D.{}"); cmpd=1 ;;
+			*) args+=("$a") ;;
+			esac
+		done
+		inv_diff "$d" "${args[@]}" || { echo "on $fs"; return 1; }
+		[ "$cmpd" = 0 ] || cmp "$d/D.plain" "$d/D.shim" || { echo "on $fs"; return 1; }
+	done
+}
+
 # ---- 1. the stash: a file read whole and closed stays open ----
 
 @test "stash: a flock taken before closing a file read whole is released by the close" {
 	need_fs T_XFS
-	for fs in $(all_fs); do
-		d=$(testdir "$fs")
-		inv_diff "$d" flock "$(src_in "$d" 1M)" || { echo "on $fs"; return 1; }
-	done
+	inv_on "$(all_fs)" flock S
 }
 
 @test "stash: an OFD lock taken before closing a file read whole is released by the close" {
 	need_fs T_XFS
-	for fs in $(all_fs); do
-		d=$(testdir "$fs")
-		inv_diff "$d" ofd "$(src_in "$d" 1M)" || { echo "on $fs"; return 1; }
-	done
+	inv_on "$(all_fs)" ofd S
 }
 
 @test "stash: a write lease can be taken on a file read whole and closed" {
 	need_fs T_XFS
 	[ "$(cat /proc/sys/fs/leases-enable 2>/dev/null || echo 1)" = 1 ] || skip "leases disabled"
-	for fs in $(all_fs); do
-		d=$(testdir "$fs")
-		inv_diff "$d" lease "$(src_in "$d" 1M)" || { echo "on $fs"; return 1; }
-	done
+	inv_on "$(all_fs)" lease S
 }
 
 @test "stash: closing a file read whole sends IN_CLOSE_NOWRITE at once" {
 	need_fs T_XFS
-	for fs in $(all_fs); do
-		d=$(testdir "$fs")
-		inv_diff "$d" inotify "$(src_in "$d" 1M)" || { echo "on $fs"; return 1; }
-	done
+	inv_on "$(all_fs)" inotify S
 }
 
 # mount_small MNT SIZE: a tmpfs of its own, so that the test can unmount it
@@ -121,19 +132,12 @@ mount_small() {
 
 @test "stash: a POSIX lock taken later on the file survives a copy of its bytes" {
 	need_fs T_XFS
-	for fs in $(all_fs); do
-		d=$(testdir "$fs")
-		inv_diff "$d" posixlock "$(src_in "$d" 1M)" "$d/D.{}" || { echo "on $fs"; return 1; }
-		cmp "$d/D.plain" "$d/D.shim"
-	done
+	inv_on "$(all_fs)" posixlock S D
 }
 
 @test "stash: no extra fd in /proc/self/fd, for fstat or in a vfork child" {
 	need_fs T_XFS
-	for fs in $(all_fs); do
-		d=$(testdir "$fs")
-		inv_diff "$d" fdlist "$(src_in "$d" 1M)" || { echo "on $fs"; return 1; }
-	done
+	inv_on "$(all_fs)" fdlist S
 }
 
 @test "stash: CPython's close_fds tests (max fd lowered, pass_fds redirected)" {
@@ -249,51 +253,31 @@ stack_case() {
 
 @test "seccomp: strict mode, a line written to an empty file (no copy)" {
 	need_fs T_XFS
-	for fs in $(all_fs); do
-		d=$(testdir "$fs")
-		inv_diff "$d" seccomp strict-nocopy "$(src_in "$d" 1M)" "$d/D.{}" || { echo "on $fs"; return 1; }
-		cmp "$d/D.plain" "$d/D.shim"
-	done
+	inv_on "$(all_fs)" seccomp strict-nocopy S D
 }
 
 @test "seccomp: a filter killing ioctl (prctl), then a read/write copy" {
 	need_fs T_XFS T_BTRFS
-	for fs in "$T_XFS" "$T_BTRFS"; do
-		d=$(testdir "$fs")
-		inv_diff "$d" seccomp filter "$(src_in "$d" 1M)" "$d/D.{}" || { echo "on $fs"; return 1; }
-		cmp "$d/D.plain" "$d/D.shim"
-	done
+	inv_on "$T_XFS $T_BTRFS" seccomp filter S D
 }
 
 @test "seccomp: a filter killing ioctl (seccomp(2)), then a read/write copy" {
 	need_fs T_XFS T_BTRFS
-	for fs in "$T_XFS" "$T_BTRFS"; do
-		d=$(testdir "$fs")
-		inv_diff "$d" seccomp syscall "$(src_in "$d" 1M)" "$d/D.{}" || { echo "on $fs"; return 1; }
-		cmp "$d/D.plain" "$d/D.shim"
-	done
+	inv_on "$T_XFS $T_BTRFS" seccomp syscall S D
 }
 
 # ---- 6. children started in the middle of a copy ----
 
 @test "children (system, posix_spawn, popen, vfork) see the size written so far" {
 	need_fs T_XFS T_BTRFS
-	for fs in "$T_XFS" "$T_BTRFS"; do
-		d=$(testdir "$fs")
-		inv_diff "$d" children "$(src_in "$d" 1M)" "$d/D.{}" || { echo "on $fs"; return 1; }
-		cmp "$d/D.plain" "$d/D.shim"
-	done
+	inv_on "$T_XFS $T_BTRFS" children S D
 }
 
 # ---- 7. errno, and programs that copy nothing ----
 
 @test "errno is kept by successful calls around a copy" {
 	need_fs T_XFS
-	for fs in $(all_fs); do
-		d=$(testdir "$fs")
-		inv_diff "$d" errno "$(src_in "$d" 1M)" "$d/D.{}" || { echo "on $fs"; return 1; }
-		cmp "$d/D.plain" "$d/D.shim"
-	done
+	inv_on "$(all_fs)" errno S D
 }
 
 @test "tar, gzip and cpio -o of files of 64 KiB and more leave the same archives" {
