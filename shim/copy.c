@@ -1440,7 +1440,7 @@ static void drop_fd(int fd, const char *why)
 
 void copy_fd_closing(int fd)
 {
-	if ((unsigned)fd >= fdtab_size)
+	if ((unsigned)fd >= fd_limit())
 		return;
 	uintptr_t ent = fd_get(fd);
 	bool whole = (ent == FD_REG || ent == FD_REG_DONE) && fd_read_whole(fd, cfg.min_size ? cfg.min_size : 1);
@@ -1467,7 +1467,7 @@ void copy_fd_closing(int fd)
 
 void copy_fd_opened(int fd, int flags)
 {
-	if ((unsigned)fd >= fdtab_size)
+	if ((unsigned)fd >= fd_limit())
 		return;
 	uintptr_t ent = fd_get(fd);
 	bool active = __atomic_load_n(&copies_active, __ATOMIC_RELAXED);
@@ -1509,7 +1509,7 @@ void copy_fd_opened(int fd, int flags)
 
 void copy_fd_duped(int oldfd, int newfd)
 {
-	if ((unsigned)newfd >= fdtab_size || oldfd == newfd)
+	if ((unsigned)newfd >= fd_limit() || oldfd == newfd)
 		return;
 	ERRNO_SAVE;
 	struct gate_ctx g;
@@ -1578,7 +1578,7 @@ static bool privates_in(unsigned first, unsigned last)
 	int top = __atomic_load_n(&fdtab_top, __ATOMIC_RELAXED);
 	if (first < (unsigned)priv_fd_base)
 		first = (unsigned)priv_fd_base;
-	for (unsigned fd = first; fd <= last && (int)fd <= top && fd < fdtab_size; fd++)
+	for (unsigned fd = first; fd <= last && (int)fd <= top && fd < fd_limit(); fd++)
 		if (fd_get((int)fd) == FD_PRIV)
 			return true;
 	return false;
@@ -1616,7 +1616,7 @@ static int unclaim_numbers(struct gate_ctx *g, int r)
 
 int copy_dup_onto(int fd, int fd2, int flags, bool three)
 {
-	if (fd2 < priv_fd_base || fd == fd2 || !__atomic_load_n(&fdtab_size, __ATOMIC_RELAXED))
+	if (fd2 < priv_fd_base || fd == fd2 || !fd_limit())
 		return three ? real.dup3(fd, fd2, flags) : real.dup2(fd, fd2);
 	struct gate_ctx g;
 	claim_numbers(&g, (unsigned)fd2, (unsigned)fd2, "private fd wanted by the program");
@@ -1636,7 +1636,7 @@ static int do_close_range(unsigned first, unsigned last, int flags, bool from)
 
 int copy_close_range(unsigned first, unsigned last, int flags, bool from)
 {
-	if ((flags & K_CLOSE_RANGE_CLOEXEC) || !__atomic_load_n(&fdtab_size, __ATOMIC_RELAXED))
+	if ((flags & K_CLOSE_RANGE_CLOEXEC) || !fd_limit())
 		return do_close_range(first, last, flags, from);
 	copy_fds_closing_range(first, last);
 	if (last < (unsigned)priv_fd_base)
@@ -1666,10 +1666,10 @@ bool copy_fds_exhausted(void)
 void copy_fds_closing_range(unsigned first, unsigned last)
 {
 	int top = __atomic_load_n(&fdtab_top, __ATOMIC_RELAXED);
-	if (!fdtab_size || (int)SYS(SYS_getpid) != shim_pid)
+	if (!fd_limit() || (int)SYS(SYS_getpid) != shim_pid)
 		return;  /* inert, or a vfork child (posix_spawn's close_range) */
 	ERRNO_SAVE;
-	for (unsigned fd = first; fd <= last && (int)fd <= top && fd < fdtab_size; fd++) {
+	for (unsigned fd = first; fd <= last && (int)fd <= top && fd < fd_limit(); fd++) {
 		uintptr_t e = fd_get((int)fd);
 		if (e != FD_PRIV && (e != FD_UNKNOWN || fd_get_hint((int)fd)))
 			copy_fd_closing((int)fd);

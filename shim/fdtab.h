@@ -41,9 +41,19 @@ extern int fdtab_top;              /* no fd above this has ever had an entry */
 /* Allocates the table (lazily faulted anonymous memory). */
 void fdtab_init(void);
 
+/*
+ * The table's size, published (release) after its arrays by fdtab_init,
+ * which may run on any thread at its first wrapper call: an acquire load
+ * (a plain load on x86) makes the arrays visible before they are used.
+ */
+static inline unsigned fd_limit(void)
+{
+	return __atomic_load_n(&fdtab_size, __ATOMIC_ACQUIRE);
+}
+
 static inline uintptr_t fd_get(int fd)
 {
-	if ((unsigned)fd >= __atomic_load_n(&fdtab_size, __ATOMIC_RELAXED))
+	if ((unsigned)fd >= fd_limit())
 		return FD_PLAIN;
 	return __atomic_load_n(&fdtab[fd], __ATOMIC_ACQUIRE);
 }
@@ -59,7 +69,7 @@ static inline void fd_note_top(int fd)
 
 static inline void fd_put(int fd, uintptr_t v)
 {
-	if ((unsigned)fd < fdtab_size) {
+	if ((unsigned)fd < fd_limit()) {
 		if (v)
 			fd_note_top(fd);
 		__atomic_store_n(&fdtab[fd], v, __ATOMIC_RELEASE);
@@ -68,7 +78,7 @@ static inline void fd_put(int fd, uintptr_t v)
 
 static inline int fd_cas(int fd, uintptr_t old, uintptr_t v)
 {
-	if ((unsigned)fd >= fdtab_size)
+	if ((unsigned)fd >= fd_limit())
 		return 0;
 	if (v)
 		fd_note_top(fd);
@@ -93,21 +103,21 @@ static inline int fd_is_alias(uintptr_t e) { return e >= FD_PTR_MIN && (e & FD_A
 
 static inline void fd_hint(int fd, const void *buf)
 {
-	if ((unsigned)fd < fdtab_size)
+	if ((unsigned)fd < fd_limit())
 		__atomic_store_n(&fdhint[fd], buf, __ATOMIC_RELAXED);
 }
 
 /* Counts bytes a sequential read returned, for "was this file read whole". */
 static inline void fd_count_read(int fd, long long n)
 {
-	if ((unsigned)fd < fdtab_size)
+	if ((unsigned)fd < fd_limit())
 		__atomic_add_fetch(&fdread[fd], n, __ATOMIC_RELAXED);
 }
 
 /* Forgets everything about fd's past (a new file may get its number). */
 static inline void fd_reset(int fd)
 {
-	if ((unsigned)fd < fdtab_size) {
+	if ((unsigned)fd < fd_limit()) {
 		__atomic_store_n(&fdhint[fd], NULL, __ATOMIC_RELAXED);
 		__atomic_store_n(&fdsize[fd], 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&fdread[fd], 0, __ATOMIC_RELAXED);
@@ -116,7 +126,7 @@ static inline void fd_reset(int fd)
 
 static inline void fd_set_size(int fd, long long size)
 {
-	if ((unsigned)fd < fdtab_size) {
+	if ((unsigned)fd < fd_limit()) {
 		__atomic_store_n(&fdsize[fd], size, __ATOMIC_RELAXED);
 		__atomic_store_n(&fdread[fd], 0, __ATOMIC_RELAXED);
 	}
@@ -125,7 +135,7 @@ static inline void fd_set_size(int fd, long long size)
 /* The fd was read from start to end (at least its classified size). */
 static inline int fd_read_whole(int fd, long long min)
 {
-	if ((unsigned)fd >= fdtab_size)
+	if ((unsigned)fd >= fd_limit())
 		return 0;
 	long long size = __atomic_load_n(&fdsize[fd], __ATOMIC_RELAXED);
 	return size > 0 && size >= min && __atomic_load_n(&fdread[fd], __ATOMIC_RELAXED) >= size;
@@ -133,7 +143,7 @@ static inline int fd_read_whole(int fd, long long min)
 
 static inline const void *fd_get_hint(int fd)
 {
-	if ((unsigned)fd >= fdtab_size)
+	if ((unsigned)fd >= fd_limit())
 		return 0;
 	return __atomic_load_n(&fdhint[fd], __ATOMIC_RELAXED);
 }
