@@ -476,6 +476,15 @@ static void probe_privfds(const char *when)
 		close(fds[--n]);
 }
 
+/* Copies the rest of s into d (after `done` bytes) and prints the total. */
+static void copy_rest(int s, int d, unsigned char *buf, off_t done)
+{
+	ssize_t r;
+	while ((r = read(s, buf, CH)) > 0)
+		done += write(d, buf, (size_t)r);
+	line("copied %lld", (long long)done);
+}
+
 static void cmd_privfd(char **av)
 {
 	if (!strcmp(av[0], "stash")) {
@@ -492,11 +501,7 @@ static void cmd_privfd(char **av)
 		say("write D", write(d, buf, (size_t)r));
 	}
 	probe_privfds("in the middle of a copy");
-	ssize_t r;
-	off_t total = 2 * CH;
-	while ((r = read(s, buf, CH)) > 0)
-		total += write(d, buf, (size_t)r);
-	line("copied %lld", (long long)total);
+	copy_rest(s, d, buf, 2 * CH);
 	say("close D", close(d));
 	say("close S", close(s));
 	probe_privfds("after the copy");
@@ -816,6 +821,23 @@ static void cmd_seccomp(char **av)
 
 /* ---- children in the middle of a copy ---- */
 
+
+/* A vfork (or fork) child execs stat to print D's size as it sees it. */
+static void stat_child(bool use_vfork, const char *dp)
+{
+	char fmt[32];
+	snprintf(fmt, sizeof fmt, "%s+execve: %%s", use_vfork ? "vfork" : "fork");
+	char *argv[] = { "stat", "-c", fmt, (char *)dp, NULL };
+	int st;
+	fflush(stdout);
+	pid_t p = use_vfork ? vfork() : fork();
+	if (p == 0) {
+		execve("/usr/bin/stat", argv, environ);
+		_exit(127);
+	}
+	waitpid(p, &st, 0);
+	status_line(use_vfork ? "vfork child" : "fork child", st);
+}
 static void cmd_children(char **av)
 {
 	const char *dp = av[1];
@@ -847,31 +869,10 @@ static void cmd_children(char **av)
 		printf("popen: %s", l);
 	say("pclose", pclose(f));
 
-	char *vargv[] = { "stat", "-c", "vfork+execve: %s", (char *)dp, NULL };
-	fflush(stdout);
-	p = vfork();
-	if (p == 0) {
-		execve("/usr/bin/stat", vargv, environ);
-		_exit(127);
-	}
-	waitpid(p, &st, 0);
-	status_line("vfork child", st);
+	stat_child(true, dp);
+	stat_child(false, dp);
 
-	char *fargv[] = { "stat", "-c", "fork+execve: %s", (char *)dp, NULL };
-	fflush(stdout);
-	p = fork();
-	if (p == 0) {
-		execve("/usr/bin/stat", fargv, environ);
-		_exit(127);
-	}
-	waitpid(p, &st, 0);
-	status_line("fork child", st);
-
-	ssize_t r;
-	off_t total = 2 * CH;
-	while ((r = read(s, buf, CH)) > 0)
-		total += write(d, buf, (size_t)r);
-	line("copied %lld", (long long)total);
+	copy_rest(s, d, buf, 2 * CH);
 	say("close D", close(d));
 }
 
