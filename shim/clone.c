@@ -184,3 +184,40 @@ bool clone_source_dense(int sfd, off_t size, long *extents, void *buf, size_t bu
 	*extents = count;
 	return ok;
 }
+
+bool clone_range_shared(int fd, off_t from, off_t to, void *buf, size_t buflen)
+{
+	struct k_fiemap *fm = buf;
+	unsigned batch = (unsigned)((buflen - sizeof(*fm)) / sizeof(struct k_fiemap_extent));
+	off_t pos = from;
+	int saved = errno;
+	bool ok = true;
+	while (ok && pos < to) {
+		memset(fm, 0, sizeof(*fm));
+		fm->fm_start = (uint64_t)pos;
+		fm->fm_length = (uint64_t)(to - pos);
+		fm->fm_extent_count = batch;
+		/* Flush first: a buffered write over a shared extent is unshared
+		 * (copied on write) only when it is written back. */
+		fm->fm_flags = K_FIEMAP_FLAG_SYNC;
+		if (raw_ioctl(fd, K_FS_IOC_FIEMAP, fm) != 0 || fm->fm_mapped_extents == 0) {
+			ok = false;
+			break;
+		}
+		for (unsigned i = 0; i < fm->fm_mapped_extents && pos < to; i++) {
+			struct k_fiemap_extent *x = &fm->fm_extents[i];
+			/* The extent holding pos may start before it (a block
+			 * boundary); a gap is a hole nobody shares. */
+			if ((off_t)x->fe_logical > pos || !(x->fe_flags & K_FIEMAP_EXTENT_SHARED) ||
+			    (x->fe_flags & (K_FIEMAP_EXTENT_UNWRITTEN | K_FIEMAP_EXTENT_DELALLOC))) {
+				ok = false;
+				break;
+			}
+			pos = (off_t)(x->fe_logical + x->fe_length);
+			if ((x->fe_flags & K_FIEMAP_EXTENT_LAST) && pos < to)
+				ok = false;
+		}
+	}
+	errno = saved;
+	return ok;
+}

@@ -47,6 +47,13 @@ void clone_forget_pair(dev_t sdev, dev_t ddev);
  */
 bool clone_source_dense(int sfd, off_t size, long *extents, void *buf, size_t buflen);
 
+/*
+ * Whether [from, to) of fd lies wholly in extents that are still shared
+ * (flushed first): nothing was written there since it was cloned. buf is
+ * scratch space for the FIEMAP batch.
+ */
+bool clone_range_shared(int fd, off_t from, off_t to, void *buf, size_t buflen);
+
 /* Most extents a source of this size may have and still be cloned (0: no
  * limit): REFLINK_SHIM_MAX_EXTENTS, else one per 32 KiB. */
 long clone_extent_limit(off_t size);

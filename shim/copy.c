@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -69,13 +70,16 @@ struct copy {
 	dev_t ddev, sdev;
 	ino_t dino, sino;
 	struct timespec dctime, sctime;
+	struct timespec dmtime;  /* D's mtime after the clone */
 	off_t ssize, hi;
 	int touched;         /* writes accepted after the arming one */
+	struct timespec wts; /* when the last accepted write would have stamped D */
 	unsigned char *win;  /* WIN_CAP bytes of S, then the scratch, then spath */
 	unsigned char *scratch;
 	char *spath;
 	off_t winoff;
 	size_t winlen;
+	long blksize;        /* D's filesystem block size, once copy_file_range asked */
 };
 
 int copies_active;
@@ -427,26 +431,59 @@ static void settle_owned(struct copy *c, const char *why, int pid)
 	struct stat st;
 	if (xfstat(c->dpriv, &st) != 0 || st.st_dev != c->ddev || st.st_ino != c->dino)
 		return;
+	int saved = errno;
 	off_t keep = c->hi;
-	if (!same_ts(st.st_ctim, c->dctime)) {
-		/* Someone wrote D around us (raw syscall, stdio): keep what precedes
-		 * the shared file offset, which is where such writes went. */
+	bool others = !same_ts(st.st_ctim, c->dctime);
+	bool punched = false;
+	/* [hi, end) is what the clone put there and nobody else wrote if it is
+	 * still shared with S; past S's end everything is someone else's. */
+	off_t end = st.st_size < c->ssize ? st.st_size : c->ssize;
+	/* A truncation inside S's range zeroes the rest of its last block,
+	 * which unshares that block: only whole blocks below it are looked at. */
+	off_t chk = end;
+	if (st.st_size < c->ssize && st.st_blksize > 0)
+		chk -= chk % st.st_blksize;
+	bool tail_shared = others && (chk <= c->hi ||
+				      clone_range_shared(c->dpriv, c->hi, chk, c->scratch, SCRATCH_CAP));
+	if (tail_shared && st.st_size != c->ssize) {
+		/* Someone resized D (truncate) or wrote only past S's end: what
+		 * the program never wrote below that is a hole to it; their size
+		 * stays. */
+		/* To S's end, past a new EOF too: a hole, as a plain truncate
+		 * leaves it (XFS keeps copy-on-write blocks around the EOF block
+		 * it zeroed). */
+		off_t pend = c->ssize;
+		if (end <= c->hi || real.fallocate(c->dpriv, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+						    c->hi, pend - c->hi) == 0) {
+			keep = st.st_size > keep ? st.st_size : keep;
+			punched = end > c->hi;
+		}
+	} else if (others && !tail_shared) {
+		/* Someone wrote inside [hi, S's end): their bytes and S's share
+		 * the blocks copied on write, and cannot be told apart
+		 * (DESIGN.md). Keep what precedes the shared file offset, where
+		 * writes through D's own description went. */
 		off_t cur = xlseek(c->dpriv, 0, SEEK_CUR);
 		if (cur > keep)
 			keep = cur;
+		if (keep != c->hi)
+			shim_log("settle-ambiguous", c->dpriv, (long long)keep, "D written past hi by someone else");
 	}
-	int saved = errno;
+	/* D's mtime: the program's last write's, unless someone else set it
+	 * (touch -d, a write): any change to D before our last accepted write
+	 * would have settled the copy then, so theirs came later and our
+	 * truncation must not overwrite it. ctime cannot be set: it becomes
+	 * now (DESIGN.md). */
+	struct timespec mt = same_ts(st.st_mtim, c->dmtime) ? c->wts : st.st_mtim;
 	if (st.st_size > keep) {
 		real.ftruncate(c->dpriv, keep);
 		shim_log("settle-truncate", c->dpriv, (long long)keep, why);
-	} else if (c->touched) {
-		/* The clone stamped D at the first write; the program's last write
-		 * would have stamped it later. */
-		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_NOW } };
-		real.futimens(c->dpriv, ts);
-		shim_log("settle", c->dpriv, (long long)keep, why);
 	} else {
 		shim_log("settle", c->dpriv, (long long)keep, why);
+	}
+	if (st.st_size > keep || punched || (c->touched && !same_ts(st.st_mtim, mt))) {
+		struct timespec ts[2] = { { 0, UTIME_OMIT }, mt };
+		real.futimens(c->dpriv, ts);
 	}
 	errno = saved;
 }
@@ -615,14 +652,14 @@ struct dest_info {
 /* D qualifies: empty regular file, writable, not appending, at offset 0. */
 static uintptr_t judge_dest(int fd, off_t off, struct dest_info *d)
 {
-	if (xfstat(fd, &d->st) != 0)
-		return FD_UNKNOWN;
-	if (!S_ISREG(d->st.st_mode))
+	if (xfstat(fd, &d->st) != 0 || !S_ISREG(d->st.st_mode))
 		return FD_PLAIN;
 	if (d->st.st_size != 0)
 		return FD_REG_DONE;
 	int fl = real.fcntl(fd, F_GETFL);
-	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY || (fl & (O_APPEND | O_SYNC | O_DSYNC)))
+	/* O_DIRECT: the kernel checks each write's alignment (EINVAL), which
+	 * a write we accept would skip. */
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY || (fl & (O_APPEND | O_SYNC | O_DSYNC | O_DIRECT)))
 		return FD_REG_DONE;
 	d->pos = off >= 0 ? off : xlseek(fd, 0, SEEK_CUR);
 	if (d->pos != 0)
@@ -632,6 +669,34 @@ static uintptr_t judge_dest(int fd, off_t off, struct dest_info *d)
 	if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur != RLIM_INFINITY)
 		return FD_REG_DONE;
 	return 0;
+}
+
+/*
+ * The proof that S is unchanged compares ctimes. Without multigrain
+ * timestamps (Linux before 6.13, or a filesystem without them) ctime has
+ * the coarse clock's granularity: a change within the tick of the ctime we
+ * saw would leave it as it was. So a ctime is trusted only once it is
+ * older than the coarse clock's current tick (any later change then gets a
+ * later ctime); a source changed within the current tick is waited out,
+ * a few ticks at most, and looked at again. *st is refreshed.
+ */
+static bool ctime_settled(int s, struct stat *st)
+{
+	struct timespec res = { 0, 0 };
+	for (int i = 0; i < 8; i++) {
+		struct timespec now;
+		if (clock_gettime(CLOCK_REALTIME_COARSE, &now) != 0)
+			return false;
+		if (st->st_ctim.tv_sec < now.tv_sec ||
+		    (st->st_ctim.tv_sec == now.tv_sec && st->st_ctim.tv_nsec < now.tv_nsec))
+			return true;
+		if (!res.tv_nsec && (SYS(SYS_clock_getres, CLOCK_REALTIME_COARSE, &res) != 0 || !res.tv_nsec))
+			res.tv_nsec = 4000000;
+		SYS(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &res, NULL);
+		if (xfstat(s, st) != 0)
+			return false;
+	}
+	return false;
 }
 
 /* Whether S qualifies as a clone source for a first write of n bytes. */
@@ -673,6 +738,7 @@ static void not_cloned(int fd, int s, enum why_not why)
 		[WHY_OTHER_FS] = "source on another filesystem",
 		[WHY_UNSUPPORTED] = "filesystem cannot clone",
 		[WHY_FAILED] = "the clone failed",
+		[WHY_SHARED] = "the destination is open on another descriptor",
 	};
 	if (!reporting())
 		return;
@@ -725,6 +791,14 @@ static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, c
 	int err;
 	enum clone_class k = clone_file(fd, s, &err);
 	if (k != CLONE_OK) {
+		/* D was empty. A failed clone may have left part of S in it
+		 * (OpenZFS documents this): empty again before the program's
+		 * write goes through. */
+		struct stat dst;
+		if (xfstat(fd, &dst) != 0 || dst.st_size != 0) {
+			real.ftruncate(fd, 0);
+			shim_log("clone-undone", fd, 0, "a failed clone left data");
+		}
 		if (k == CLONE_UNSUPPORTED)
 			clone_forget_pair(sst->st_dev, d->st.st_dev);
 		shim_log("clone-failed", fd, err, k == CLONE_UNSUPPORTED ? "unsupported" :
@@ -747,6 +821,7 @@ static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, c
 	c->ddev = dst.st_dev;
 	c->dino = dst.st_ino;
 	c->dctime = dst.st_ctim;
+	c->dmtime = dst.st_mtim;
 	c->owner = shim_pid;
 	c->hi = 0;
 	__atomic_store_n(&c->active, 1, __ATOMIC_RELAXED);
@@ -756,7 +831,55 @@ static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, c
 	return true;
 }
 
-/* Regular-file fds the program has read, best guesses first. */
+/*
+ * Whether another fd of this process refers to D's file (from the kernel's
+ * list, /proc/self/fd: stdio and inherited fds never pass our wrappers).
+ * Writes through it may bypass us (a warning on stderr from libc's own
+ * write in `prog S > D 2>&1`), so D is not cloned. Costs three system
+ * calls and an fstat per fd not known to be something else than a regular
+ * file, at the first write of a copy only. When the list cannot be read,
+ * the answer is yes.
+ */
+static bool other_fd_on(int fd, dev_t dev, ino_t ino)
+{
+	int dir = (int)SYS(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return true;
+	char buf[512] __attribute__((aligned(8)));
+	bool found = false;
+	long n;
+	while (!found && (n = SYS(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
+		for (long at = 0; at < n && !found;) {
+			struct k_dirent64 *de = (struct k_dirent64 *)(void *)(buf + at);
+			at += de->d_reclen;
+			int k = 0;
+			const char *p = de->d_name;
+			if (*p < '0' || *p > '9')
+				continue;
+			while (*p >= '0' && *p <= '9')
+				k = k * 10 + (*p++ - '0');
+			uintptr_t e = fd_get(k);
+			if (k == fd || k == dir || e == FD_PLAIN || e == FD_PRIV)
+				continue;
+			struct stat st;
+			found = xfstat(k, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+		}
+	}
+	SYS(SYS_close, dir);
+	return found || n < 0;
+}
+
+/* S's reads now take the slow path, which vets their bytes: the writes
+ * that follow are compared in place (umem.h). */
+static void mark_source(int s)
+{
+	uintptr_t e = fd_get(s);
+	if (fd_is_reg(e))
+		fd_cas(s, e, (e & ~FD_PASS_READ) | FD_SRC_BIT);
+}
+
+/* Regular-file fds the program has read, best guesses first: those whose
+ * first read was into buf. */
 static int candidates(int fd, const void *buf, int *out)
 {
 	int n = 0;
@@ -766,10 +889,10 @@ static int candidates(int fd, const void *buf, int *out)
 			if (s == fd)
 				continue;
 			uintptr_t e = fd_get(s);
-			if (!(e == FD_REG || e == FD_REG_DONE || fd_is_copy(e)))
-				continue;
 			const void *h = fd_get_hint(s);
-			if (!h || (pass == 0) != (h == buf))
+			if (!(fd_was_read(e) || (fd_is_copy(e) && h)))
+				continue;
+			if ((pass == 0) != (h == buf))
 				continue;
 			out[n++] = s;
 		}
@@ -778,7 +901,7 @@ static int candidates(int fd, const void *buf, int *out)
 }
 
 /*
- * First write to fd (entry FD_UNKNOWN or FD_REG, claimed as FD_BUSY by the
+ * First write to fd (an unjudged entry, claimed as FD_BUSY by the
  * caller): decides whether it starts a copy. Returns the new entry.
  */
 static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, size_t n, bool *accepted)
@@ -816,6 +939,8 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 		enum source_verdict sv = judge_source(fd, &d, s, n, &sst);
 		if (sv == SRC_NO || (sv != SRC_OK && !reporting()))
 			continue;
+		if (sv == SRC_OK && !ctime_settled(s, &sst))
+			continue;
 		c->ssize = sst.st_size;
 		c->winlen = 0;
 		bool refilled = false;
@@ -841,6 +966,11 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 			why_src = s;
 			continue;
 		}
+		if (other_fd_on(fd, d.st.st_dev, d.st.st_ino)) {
+			why = WHY_SHARED;
+			why_src = s;
+			break;
+		}
 		if (!do_clone(c, fd, &d, s, &sst)) {
 			why = WHY_COUNT;  /* counted by do_clone */
 			break;
@@ -851,6 +981,7 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 			c->slockgen = rec.lockgen;
 		} else {
 			c->sfd = s;
+			mark_source(s);
 		}
 		if (stashed >= 0)
 			SYS(SYS_close, stashed);
@@ -880,6 +1011,7 @@ static ssize_t accept_write(struct copy *c, int fd, off_t off, size_t n, bool *h
 		}
 	}
 	c->hi += (off_t)n;
+	clock_gettime(CLOCK_REALTIME, &c->wts);
 	*handled = true;
 	return (ssize_t)n;
 }
@@ -899,19 +1031,21 @@ static bool may_have_source(int fd, const void *buf, bool *small_copy)
 	long long min = cfg.min_size > 0 ? cfg.min_size : 1;
 	for (int s = __atomic_load_n(&fdtab_top, __ATOMIC_RELAXED); s >= 0; s--) {
 		uintptr_t e = fd_get(s);
-		const void *h = fd_get_hint(s);
-		if (s == fd || !h)
+		if (s == fd)
 			continue;
-		if (fd_is_copy(e))
-			return true;
-		if (e != FD_REG && e != FD_REG_DONE)
+		if (fd_is_copy(e)) {
+			if (fd_get_hint(s))
+				return true;
 			continue;
-		long long size = __atomic_load_n(&fdsize[s], __ATOMIC_RELAXED);
+		}
+		if (!fd_was_read(e))
+			continue;
+		long long size = fd_get_size(s);
 		if (size >= min)
 			return true;
-		/* Writing the buffer a small file was just read into: a copy, for
-		 * the statistics (unverified: nothing is done on its strength). */
-		if (h == buf && size > 0)
+		/* Writing the buffer a small file was first read into: a copy,
+		 * for the statistics (unverified: nothing is done on its strength). */
+		if (size > 0 && fd_get_hint(s) == buf)
 			*small_copy = true;
 	}
 	return false;
@@ -924,8 +1058,8 @@ static void judge_without_source(int fd, uintptr_t ent, bool small_copy)
 		stats_not_cloned(WHY_SMALL, 0);
 		shim_log("not-cloned", fd, 0, "source smaller than REFLINK_SHIM_MIN_SIZE");
 	}
-	if (ent == FD_REG) {
-		fd_cas(fd, FD_REG, FD_REG_DONE);
+	if (ent != FD_UNKNOWN) {
+		fd_cas(fd, ent, fd_judged(ent));
 		return;
 	}
 	struct stat st;
@@ -942,17 +1076,20 @@ ssize_t copy_write(int fd, uintptr_t ent, const struct iovec *iov, int cnt, off_
 	if (n == 0)
 		return 0;
 	bool small_copy = false;
-	if ((ent == FD_UNKNOWN || ent == FD_REG) && !may_have_source(fd, cnt ? iov[0].iov_base : NULL, &small_copy)) {
+	if (fd_unjudged(ent) && !may_have_source(fd, cnt ? iov[0].iov_base : NULL, &small_copy)) {
 		judge_without_source(fd, ent, small_copy);
 		return 0;
 	}
+	/* write() is a cancellation point even when we answer it: a pending
+	 * deferred cancel acts here, as it would on entering the kernel. */
+	pthread_testcancel();
 	ERRNO_SAVE;
 	struct gate_ctx g;
 	gate_enter(&g);
 	ssize_t ret = 0;
 	enum dest_state ds;
 retry:
-	if (ent == FD_UNKNOWN || ent == FD_REG) {
+	if (fd_unjudged(ent)) {
 		if (!fd_cas(fd, ent, FD_BUSY)) {
 			ent = wait_not_busy(fd);
 			goto retry;
@@ -965,7 +1102,7 @@ retry:
 			ret = accept_write(c, fd, off, n, handled);
 			pthread_mutex_unlock(&c->lock);
 		} else {
-			fd_put(fd, v == FD_UNKNOWN ? FD_REG_DONE : v);
+			fd_put(fd, v == FD_PLAIN ? v : fd_judged(ent));
 		}
 	} else if (ent == FD_BUSY) {
 		ent = wait_not_busy(fd);
@@ -1010,7 +1147,7 @@ void copy_write_unseen(int fd, uintptr_t ent)
 {
 	if (fd_is_copy(ent))
 		copy_settle_fd(fd, "a write we do not look at");
-	else if (ent == FD_UNKNOWN || ent == FD_REG)
+	else if (fd_unjudged(ent))
 		judge_without_source(fd, ent, false);
 }
 
@@ -1044,26 +1181,41 @@ static bool pos_writable(off_t *offp, off_t pos)
 	return !offp || umem_write(offp, &pos, sizeof(pos));
 }
 
-static size_t transfer_len(struct copy *c, size_t len)
+/*
+ * How much one sendfile or copy_file_range call moves at hi. The kernel's
+ * copy_file_range clones where it can (REMAP_FILE_CAN_SHORTEN): from a
+ * block-aligned offset, a length that neither reaches S's end nor is whole
+ * blocks is cut to whole blocks (100,000 bytes: 98,304 with 4 KiB blocks);
+ * less than a block, or from an unaligned offset, it copies all of it.
+ */
+static size_t transfer_len(struct copy *c, int out, size_t len, bool cfr)
 {
 	off_t left = c->ssize - c->hi;
 	size_t n = len < (size_t)SHIM_MAX_RW ? len : (size_t)SHIM_MAX_RW;
-	return (off_t)n < left ? n : (size_t)left;
+	if ((off_t)n >= left)
+		return (size_t)left;
+	if (cfr && !c->blksize) {
+		struct statfs sf;
+		c->blksize = fstatfs(out, &sf) == 0 && sf.f_bsize > 0 ? (long)sf.f_bsize : -1;
+	}
+	if (cfr && c->blksize > 0 && c->hi % c->blksize == 0 && n >= (size_t)c->blksize)
+		n -= n % (size_t)c->blksize;
+	return n;
 }
 
-ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, bool *handled)
+ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, bool cfr, bool *handled)
 {
 	*handled = false;
 	if (len == 0)
 		return 0;
 	uintptr_t ent = wait_not_busy(out);
-	if (ent == FD_PLAIN || ent == FD_REG_DONE)
+	if (ent & FD_PASS_WRITE)
 		return 0;
 	ERRNO_SAVE;
 	struct gate_ctx g;
 	gate_enter(&g);
 	ssize_t ret = 0;
-	if (ent == FD_UNKNOWN || ent == FD_REG) {
+	if (fd_unjudged(ent)) {
 		if (!fd_cas(out, ent, FD_BUSY))
 			goto out;
 		struct dest_info d;
@@ -1076,24 +1228,31 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 		}
 		uintptr_t v = judge_dest(out, outpos, &d);
 		if (v) {
-			fd_put(out, v);
+			fd_put(out, v == FD_PLAIN ? v : fd_judged(ent));
 			goto out;
 		}
 		struct copy *c = NULL;
 		/* From S's start, the kernel itself moves S's data: a copy. */
 		enum source_verdict sv = inpos == 0 ? judge_source(out, &d, in, 0, &sst) : SRC_NO;
+		if (sv == SRC_OK && !ctime_settled(in, &sst))
+			sv = SRC_NO;
 		if (sv == SRC_SMALL || sv == SRC_NO_CLONE)
 			not_cloned(out, in, sv == SRC_SMALL ? WHY_SMALL : WHY_UNSUPPORTED);
 		c = sv == SRC_OK ? copy_alloc() : NULL;
 		bool layout_ok = c && source_layout_ok(c, in, sst.st_size);
 		if (sv == SRC_OK && !layout_ok)
 			not_cloned(out, in, WHY_LAYOUT);
+		if (layout_ok && other_fd_on(out, d.st.st_dev, d.st.st_ino)) {
+			layout_ok = false;
+			not_cloned(out, in, WHY_SHARED);
+		}
 		if (layout_ok && do_clone(c, out, &d, in, &sst)) {
 			c->sfd = in;  /* c is locked by do_clone */
-			size_t n = transfer_len(c, len);
+			size_t n = transfer_len(c, out, len, cfr);
 			fd_put(out, (uintptr_t)c);
 			if (advance(in, inoff, (off_t)n, (off_t)n) && advance(out, outoff, (off_t)n, (off_t)n)) {
 				c->hi = (off_t)n;
+				clock_gettime(CLOCK_REALTIME, &c->wts);
 				ret = (ssize_t)n;
 				*handled = true;
 			} else {
@@ -1103,7 +1262,7 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 		} else {
 			if (c)
 				copy_free(c);
-			fd_put(out, FD_REG_DONE);
+			fd_put(out, fd_judged(ent));
 		}
 	} else if (fd_is_copy(ent)) {
 		struct copy *c = lock_entry(out, ent);
@@ -1120,7 +1279,7 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 			    inpos != c->hi || outpos != c->hi) {
 				settle_locked(c, "transfer differs");
 			} else {
-				size_t n = transfer_len(c, len);
+				size_t n = transfer_len(c, out, len, cfr);
 				off_t h = c->hi;
 				if (n == 0) {
 					*handled = true;  /* at EOF: 0, nothing moves */
@@ -1128,6 +1287,7 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 					   advance(out, outoff, (off_t)n, h + (off_t)n)) {
 					c->hi += (off_t)n;
 					c->touched = 1;
+					clock_gettime(CLOCK_REALTIME, &c->wts);
 					ret = (ssize_t)n;
 					*handled = true;
 				} else {
@@ -1145,7 +1305,9 @@ out:
 
 /* ---- reads, seeks, stats of a destination ---- */
 
-static void note_source(int fd, uintptr_t ent, const void *buf)
+/* A regular file's first read (or a source's read): from now on a possible
+ * source, and its reads take the fast path unless it is a copy's source. */
+static void note_read(int fd, uintptr_t ent, const void *buf, bool *vet)
 {
 	if (ent == FD_UNKNOWN) {
 		struct stat st;
@@ -1155,27 +1317,38 @@ static void note_source(int fd, uintptr_t ent, const void *buf)
 			fd_cas(fd, FD_UNKNOWN, FD_PLAIN);
 			return;
 		}
-		if (!fd_cas(fd, FD_UNKNOWN, FD_REG) && fd_get(fd) != FD_REG)
-			return;
 		fd_set_size(fd, st.st_size);
+		if (!fd_cas(fd, FD_UNKNOWN, FD_REG_READ))
+			return;
+	} else if (!fd_is_reg(ent)) {
+		return;  /* FD_BUSY: judged by another thread just now */
+	} else if (!(ent & FD_SRC_BIT) && !fd_cas(fd, ent, ent | FD_PASS_READ)) {
+		return;
 	}
-	fd_hint(fd, buf);
+	if (buf)
+		fd_hint(fd, buf);
+	*vet = true;
 }
 
-size_t copy_read_limit(int fd, uintptr_t ent, size_t n, off_t off, const void *buf)
+size_t copy_read_begin(int fd, uintptr_t ent, size_t n, off_t off, const void *buf, bool *vet)
 {
-	ERRNO_SAVE;
+	*vet = false;
 	if (!fd_is_copy(ent)) {
-		note_source(fd, ent, buf);
+		ERRNO_SAVE;
+		note_read(fd, ent, buf, vet);
 		ERRNO_RESTORE;
 		return n;
 	}
-	fd_hint(fd, buf);
+	if (buf)
+		fd_hint(fd, buf);
+	ERRNO_SAVE;
 	struct gate_ctx g;
 	gate_enter(&g);
 	struct copy *c = lock_entry(fd, ent);
 	if (c) {
-		if (c->active && c->owner == shim_pid) {
+		if (c->active && c->owner == shim_pid && dest_check(c, fd) != DEST_OK) {
+			settle_locked(c, "destination changed behind our back");
+		} else if (c->active && c->owner == shim_pid) {
 			off_t pos = off >= 0 ? off : xlseek(fd, 0, SEEK_CUR);
 			if (pos >= c->hi)
 				n = 0;
@@ -1201,21 +1374,36 @@ off_t copy_lseek(int fd, uintptr_t ent, off_t off, int whence, bool *handled)
 	int err = 0;
 	struct copy *c = lock_entry(fd, ent);
 	if (c) {
-		if (c->active && c->owner == shim_pid) {
+		if (c->active && c->owner == shim_pid && dest_check(c, fd) != DEST_OK) {
+			/* changed by someone else: from now on the kernel answers */
+			settle_locked(c, "destination changed behind our back");
+		} else if (c->active && c->owner == shim_pid) {
 			*handled = true;
-			/* [0, hi) is dense (the source had no holes), EOF is at hi. */
+			/* [0, hi) is dense (the source had no holes), EOF is at hi.
+			 * Errors as the kernel's: an offset that overflows or ends
+			 * negative is EINVAL. */
 			if (whence == SEEK_END) {
-				if (off > 0 && c->hi > INT64_MAX - off)
-					err = EOVERFLOW;
-				else if (c->hi + off < 0)
+				if ((off > 0 && c->hi > INT64_MAX - off) || c->hi + off < 0)
 					err = EINVAL;
 				else
 					ret = xlseek(fd, c->hi + off, SEEK_SET);
 			} else if (whence == SEEK_DATA || whence == SEEK_HOLE) {
-				if (off < 0 || off >= c->hi)
+				if (off >= c->hi) {
 					err = ENXIO;
-				else
+				} else if (off >= 0) {
 					ret = xlseek(fd, whence == SEEK_DATA ? off : c->hi, SEEK_SET);
+				} else {
+					/* What a negative offset means is the
+					 * filesystem's (XFS: ENXIO; btrfs: from 0,
+					 * though its SEEK_DATA also says ENXIO once
+					 * the data is written back): ask it where the
+					 * first hole is, and answer from [0, hi). */
+					ret = xlseek(fd, off, SEEK_HOLE);
+					if (ret < 0)
+						err = errno;
+					else
+						ret = xlseek(fd, whence == SEEK_DATA ? 0 : c->hi, SEEK_SET);
+				}
 			} else {
 				*handled = false;
 			}
@@ -1231,7 +1419,7 @@ off_t copy_lseek(int fd, uintptr_t ent, off_t off, int whence, bool *handled)
 	return ret;
 }
 
-static bool written_size(int fd, dev_t dev, ino_t ino, off_t *hi)
+static bool written_size(int fd, dev_t dev, ino_t ino, off_t *hi, struct timespec ts[3])
 {
 	bool found = false;
 	struct gate_ctx g;
@@ -1243,6 +1431,7 @@ static bool written_size(int fd, dev_t dev, ino_t ino, off_t *hi)
 			if (c) {
 				if (c->active && c->owner == shim_pid && c->ddev == dev && c->dino == ino) {
 					*hi = c->hi;
+					ts[0] = c->wts, ts[1] = c->dmtime, ts[2] = c->dctime;
 					found = true;
 				}
 				pthread_mutex_unlock(&c->lock);
@@ -1256,6 +1445,7 @@ static bool written_size(int fd, dev_t dev, ino_t ino, off_t *hi)
 			pthread_mutex_lock(&c->lock);
 			if (c->active && c->owner == shim_pid && c->ddev == dev && c->dino == ino) {
 				*hi = c->hi;
+				ts[0] = c->wts, ts[1] = c->dmtime, ts[2] = c->dctime;
 				found = true;
 			}
 			pthread_mutex_unlock(&c->lock);
@@ -1267,15 +1457,60 @@ static bool written_size(int fd, dev_t dev, ino_t ino, off_t *hi)
 	return found;
 }
 
+/* Settles the copy on (dev, ino) that someone else changed, and refreshes
+ * *st from D as it now is. */
+static void settle_changed(dev_t dev, ino_t ino, struct stat *st)
+{
+	struct gate_ctx g;
+	gate_enter(&g);
+	FOR_EACH_COPY(c) {
+		if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
+			continue;
+		pthread_mutex_lock(&c->lock);
+		if (c->active && c->owner == shim_pid && c->ddev == dev && c->dino == ino) {
+			int dp = c->dpriv;
+			settle_locked(c, "destination changed behind our back");
+			if (dp >= 0)
+				xfstat(dp, st);
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	gate_leave(&g);
+}
+
+/*
+ * What a stat of D shows mid-copy: the size written so far; and the last
+ * accepted write's time as mtime and ctime (the clone stamped D at the
+ * first write), except where someone else changed D since (any change
+ * before our last accepted write would have settled the copy): their
+ * ctime, and their mtime if they set it.
+ */
+static void fix_times(struct timespec *mt, struct timespec *ct, const struct timespec ts[3])
+{
+	if (same_ts(*ct, ts[2]))
+		*ct = ts[0];
+	if (same_ts(*mt, ts[1]))
+		*mt = ts[0];
+}
+
 void copy_fix_stat(int fd, struct stat *st)
 {
 	ERRNO_SAVE;
 	off_t hi;
-	if (S_ISREG(st->st_mode) && written_size(fd, st->st_dev, st->st_ino, &hi) && st->st_size > hi) {
-		st->st_size = hi;
-		blkcnt_t b = (hi + 511) / 512;
-		if (st->st_blocks > b)
-			st->st_blocks = b;
+	struct timespec ts[3];
+	if (S_ISREG(st->st_mode) && written_size(fd, st->st_dev, st->st_ino, &hi, ts)) {
+		if (!same_ts(st->st_ctim, ts[2])) {
+			/* Changed by someone else: settled, and seen as it is. */
+			settle_changed(st->st_dev, st->st_ino, st);
+		} else {
+			if (st->st_size > hi) {
+				st->st_size = hi;
+				blkcnt_t b = (hi + 511) / 512;
+				if (st->st_blocks > b)
+					st->st_blocks = b;
+			}
+			fix_times(&st->st_mtim, &st->st_ctim, ts);
+		}
 	}
 	ERRNO_RESTORE;
 }
@@ -1284,13 +1519,35 @@ void copy_fix_statx(int fd, struct statx *stx)
 {
 	ERRNO_SAVE;
 	off_t hi;
+	struct timespec ts[3];
 	dev_t dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
 	if ((stx->stx_mask & STATX_INO) && S_ISREG(stx->stx_mode) &&
-	    written_size(fd, dev, stx->stx_ino, &hi) && (off_t)stx->stx_size > hi) {
-		stx->stx_size = (uint64_t)hi;
-		uint64_t b = ((uint64_t)hi + 511) / 512;
-		if (stx->stx_blocks > b)
-			stx->stx_blocks = b;
+	    written_size(fd, dev, stx->stx_ino, &hi, ts)) {
+		if ((off_t)stx->stx_size > hi) {
+			stx->stx_size = (uint64_t)hi;
+			uint64_t b = ((uint64_t)hi + 511) / 512;
+			if (stx->stx_blocks > b)
+				stx->stx_blocks = b;
+		}
+		struct timespec ct0 = { stx->stx_ctime.tv_sec, stx->stx_ctime.tv_nsec };
+		if ((stx->stx_mask & STATX_CTIME) && !same_ts(ct0, ts[2])) {
+			struct stat st;
+			settle_changed(dev, stx->stx_ino, &st);
+			stx->stx_size = (uint64_t)st.st_size;
+			stx->stx_blocks = (uint64_t)st.st_blocks;
+			stx->stx_mtime.tv_sec = st.st_mtim.tv_sec;
+			stx->stx_mtime.tv_nsec = (uint32_t)st.st_mtim.tv_nsec;
+			stx->stx_ctime.tv_sec = st.st_ctim.tv_sec;
+			stx->stx_ctime.tv_nsec = (uint32_t)st.st_ctim.tv_nsec;
+		} else if ((stx->stx_mask & (STATX_MTIME | STATX_CTIME)) == (STATX_MTIME | STATX_CTIME)) {
+			struct timespec mt = { stx->stx_mtime.tv_sec, stx->stx_mtime.tv_nsec };
+			struct timespec ct = { stx->stx_ctime.tv_sec, stx->stx_ctime.tv_nsec };
+			fix_times(&mt, &ct, ts);
+			stx->stx_mtime.tv_sec = mt.tv_sec;
+			stx->stx_mtime.tv_nsec = (uint32_t)mt.tv_nsec;
+			stx->stx_ctime.tv_sec = ct.tv_sec;
+			stx->stx_ctime.tv_nsec = (uint32_t)ct.tv_nsec;
+		}
 	}
 	ERRNO_RESTORE;
 }
@@ -1377,8 +1634,12 @@ void copy_settle_before_exec(void)
 
 void copy_go_inert(void)
 {
-	if (copy_inert || !__atomic_load_n(&fdtab_size, __ATOMIC_ACQUIRE))
+	if (copy_inert)
 		return;
+	if (!fd_limit()) {  /* nothing tracked yet: keep it that way */
+		fdtab_disable();
+		return;
+	}
 	sigset_t saved;
 	gate_close(&saved);
 	if (!copy_inert && (int)SYS(SYS_getpid) == shim_pid) {
@@ -1391,7 +1652,7 @@ void copy_go_inert(void)
 		}
 		__atomic_store_n(&stash.full, 0, __ATOMIC_RELAXED);
 		stats_flush();
-		__atomic_store_n(&fdtab_size, 0, __ATOMIC_RELEASE);
+		fdtab_disable();
 		__atomic_store_n(&copy_inert, 1, __ATOMIC_RELEASE);
 	}
 	gate_open(&saved);
@@ -1443,12 +1704,18 @@ void copy_fd_closing(int fd)
 	if ((unsigned)fd >= fd_limit())
 		return;
 	uintptr_t ent = fd_get(fd);
-	bool whole = (ent == FD_REG || ent == FD_REG_DONE) && fd_read_whole(fd, cfg.min_size ? cfg.min_size : 1);
-	/* Remembered by name and identity only: costs a readlink and an
-	 * fstat, no lock, no fd. A vfork child's close lands here too; what it
-	 * remembers is only ever a candidate, checked before use. */
-	if (whole)
-		stash_remember(fd);
+	/* A file read to its end (its offset at least the size it had when
+	 * first read: one lseek, only for files worth a clone) is remembered by
+	 * name and identity only: a readlink and an fstat more, no lock, no fd.
+	 * A vfork child's close lands here too; what it remembers is only ever
+	 * a candidate, checked before use. */
+	long long size = fd_was_read(ent) ? fd_get_size(fd) : 0;
+	if (size > 0 && size >= cfg.min_size) {
+		int saved = errno;
+		if (SYS(SYS_lseek, fd, 0, SEEK_CUR) >= size)
+			stash_remember(fd);
+		errno = saved;
+	}
 	if (!fd_is_copy(ent) && !__atomic_load_n(&copies_active, __ATOMIC_RELAXED)) {
 		if (ent != FD_UNKNOWN)
 			fd_cas(fd, ent, FD_UNKNOWN);
@@ -1527,13 +1794,10 @@ void copy_fd_duped(int oldfd, int newfd)
 				fd_put(newfd, ent);
 				pthread_mutex_unlock(&c->lock);
 			}
-		} else if (ent == FD_PLAIN || ent == FD_REG || ent == FD_REG_DONE) {
+		} else if (ent == FD_PLAIN || fd_is_reg(ent)) {
 			fd_put(newfd, ent);
 			fd_hint(newfd, fd_get_hint(oldfd));
-			if (ent != FD_PLAIN) {
-				fd_set_size(newfd, __atomic_load_n(&fdsize[oldfd], __ATOMIC_RELAXED));
-				fd_count_read(newfd, __atomic_load_n(&fdread[oldfd], __ATOMIC_RELAXED));
-			}
+			fd_set_size(newfd, fd_get_size(oldfd));
 		}
 	}
 	gate_leave(&g);
@@ -1684,6 +1948,7 @@ void copy_note_posix_lock(void)
 
 void copy_fd_truncated(int fd, off_t len)
 {
-	if (len == 0)
-		fd_cas(fd, FD_REG_DONE, FD_REG);
+	uintptr_t e = fd_get(fd);
+	if (len == 0 && fd_is_reg(e))
+		fd_cas(fd, e, e & ~FD_PASS_WRITE);
 }

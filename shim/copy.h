@@ -34,20 +34,23 @@ ssize_t copy_write(int fd, uintptr_t ent, const struct iovec *iov, int cnt, off_
 void copy_write_unseen(int fd, uintptr_t ent);
 
 /*
- * A read of n bytes from fd (at `off`, or the file position when off < 0)
- * into buf. Classifies the fd, remembers buf as a source hint, and for an
- * fd on an armed destination returns how many bytes the read may return
- * (reads must stop at what the program has written). Returns n when the
- * read is unrestricted.
+ * A read of n bytes from fd (at `off`, or the file position when off == -1)
+ * into buf (NULL: a vector read) whose entry `ent` missed the fast path.
+ * Classifies the fd and marks a regular file as read (a possible source,
+ * buf its hint); for an fd on an armed destination returns how many bytes
+ * the read may return (reads must stop at what the program has written).
+ * Returns n when the read is unrestricted. *vet: the caller vets the bytes
+ * the kernel fills (a regular file's first read, a source's reads).
  */
-size_t copy_read_limit(int fd, uintptr_t ent, size_t n, off_t off, const void *buf);
+size_t copy_read_begin(int fd, uintptr_t ent, size_t n, off_t off, const void *buf, bool *vet);
 
 /*
- * sendfile (outoff == NULL, use_out_pos) or copy_file_range from `in` to
- * `out`: arms a copy on the first call and accepts the following chunks
- * without touching the data.
+ * sendfile (outoff == NULL, use_out_pos) or copy_file_range (cfr: counts
+ * as the kernel's, which may shorten) from `in` to `out`: arms a copy on
+ * the first call and accepts the following chunks without touching the
+ * data.
  */
-ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, bool *handled);
+ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, bool cfr, bool *handled);
 
 /* lseek on an fd of an armed copy: SEEK_END/SEEK_DATA/SEEK_HOLE see the
  * written size, not the cloned one. */

@@ -16,10 +16,10 @@
 
 uintptr_t *fdtab;
 const void **fdhint;
-long long *fdread;
 long long *fdsize;
 unsigned fdtab_size;
 int fdtab_top = -1;
+static unsigned fdtab_mapped;  /* entries allocated, published by fdtab_publish */
 
 #define FDTAB_MAX (1u << 20)
 
@@ -32,13 +32,28 @@ void fdtab_init(void)
 	if (SYS(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 && rl.rlim_max > n)
 		n = rl.rlim_max > FDTAB_MAX ? FDTAB_MAX : (unsigned)rl.rlim_max;
 	size_t bytes = (size_t)n * sizeof(uintptr_t);
-	void *t = (void *)SYS(SYS_mmap, NULL, 4 * bytes, PROT_READ | PROT_WRITE,
+	void *t = (void *)SYS(SYS_mmap, NULL, 3 * bytes, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (t == MAP_FAILED)
 		return;
 	fdtab = t;
 	fdhint = (const void **)((char *)t + bytes);
-	fdread = (long long *)((char *)t + 2 * bytes);
-	fdsize = (long long *)((char *)t + 3 * bytes);
-	__atomic_store_n(&fdtab_size, n, __ATOMIC_RELEASE);
+	fdsize = (long long *)((char *)t + 2 * bytes);
+	fdtab_mapped = n;
+}
+
+/* Once: a thread finishing its own first call late must not turn the table
+ * back on after fdtab_disable(). */
+static int published;
+
+void fdtab_publish(void)
+{
+	if (!__atomic_exchange_n(&published, 1, __ATOMIC_ACQ_REL))
+		__atomic_store_n(&fdtab_size, fdtab_mapped, __ATOMIC_RELEASE);
+}
+
+void fdtab_disable(void)
+{
+	__atomic_store_n(&published, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&fdtab_size, 0, __ATOMIC_RELEASE);
 }

@@ -18,28 +18,67 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * A state's two low bits say which calls may bypass the library altogether
+ * (the wrappers' fast path is one load and a bit test): reads of a regular
+ * file the library has already seen read, writes of one whose first write
+ * was judged, everything on an fd that is not a regular file. Bit 2 marks
+ * a regular file; then bit 0 means "read at least once" and bit 1 "first
+ * write judged: not a copy". Pointers (>= FD_PTR_MIN, 8-aligned) have the
+ * low bits clear, so every call on a copy's fd takes the slow path.
+ */
+#define FD_PASS_READ ((uintptr_t)1)
+#define FD_PASS_WRITE ((uintptr_t)2)
+#define FD_REG_BIT ((uintptr_t)4)
+#define FD_SRC_BIT ((uintptr_t)8)
 enum {
-	FD_UNKNOWN = 0,  /* never looked at (or reset by open/close/dup) */
-	FD_PLAIN = 1,    /* not a regular file: pass everything through */
-	FD_REG = 2,      /* regular file; its first write is still to be judged */
-	FD_REG_DONE = 3, /* regular file whose first write was judged: not a copy */
-	FD_BUSY = 4,     /* a thread is judging this fd's first write */
-	FD_PRIV = 5,     /* one of the library's private fds: closed, to the program */
+	FD_UNKNOWN = 0,      /* never looked at (or reset by open/close/dup) */
+	FD_PLAIN = 3,        /* not a regular file: pass everything through */
+	FD_REG = 4,          /* regular file, not read yet, first write to be judged */
+	FD_REG_READ = 5,     /* ... read at least once (a possible source) */
+	FD_REG_DONE = 6,     /* regular file whose first write was judged: not a copy */
+	FD_REG_DONE_READ = 7,
+	/* A regular file some copy verifies against, read through this fd:
+	 * FD_REG_BIT | FD_SRC_BIT, plus FD_PASS_WRITE once judged. Its reads
+	 * take the slow path, which vets their bytes for in-place comparison
+	 * (umem.h). */
+	FD_SRC = 12,
+	FD_SRC_DONE = 14,
+	FD_BUSY = 16,        /* a thread is judging this fd's first write */
+	FD_PRIV = 32,        /* one of the library's private fds: closed, to the program */
 	FD_PTR_MIN = 4096,
 };
-#define FD_ALIAS_TAG ((uintptr_t)1)
+#define FD_ALIAS_TAG ((uintptr_t)4)
+
+/* A regular file not part of a copy (any of FD_REG..FD_SRC_DONE). */
+static inline int fd_is_reg(uintptr_t e) { return e < FD_BUSY && (e & FD_REG_BIT); }
+/* A regular file that was read: a possible source. */
+static inline int fd_was_read(uintptr_t e) { return fd_is_reg(e) && (e & (FD_PASS_READ | FD_SRC_BIT)); }
+/* Its first write is still to be judged (FD_UNKNOWN: not even classified). */
+static inline int fd_unjudged(uintptr_t e) { return e == FD_UNKNOWN || (fd_is_reg(e) && !(e & FD_PASS_WRITE)); }
+/* The state after judging e's first write "not a copy". */
+static inline uintptr_t fd_judged(uintptr_t e) { return fd_is_reg(e) ? e | FD_PASS_WRITE : FD_REG_DONE; }
 
 struct copy;
 
-extern uintptr_t *fdtab;           /* fd -> state or tagged struct copy * */
-extern const void **fdhint;        /* fd -> buffer of its last read (source hint) */
-extern long long *fdread;          /* fd -> bytes read by read()/readv() since classified */
+/* Declared hidden (not only defined so): the fast paths then address them
+ * directly instead of through the GOT. */
+#define FDTAB_HIDDEN __attribute__((visibility("hidden")))
+extern uintptr_t *fdtab FDTAB_HIDDEN;  /* fd -> state or tagged struct copy * */
+extern const void **fdhint;        /* fd -> buffer of its first read (source hint) */
 extern long long *fdsize;          /* fd -> size when classified as a regular file */
-extern unsigned fdtab_size;        /* 0 while disabled: every fd is FD_PLAIN */
+extern unsigned fdtab_size FDTAB_HIDDEN;  /* 0 until published, and once off */
 extern int fdtab_top;              /* no fd above this has ever had an entry */
 
 /* Allocates the table (lazily faulted anonymous memory). */
 void fdtab_init(void);
+
+/* Turns the table on: from here on the wrappers' fast path calls the real
+ * functions directly, so init publishes it only once they are resolved. */
+void fdtab_publish(void);
+
+/* Turns it off for good (disabled late, or inert): every fd is FD_PLAIN. */
+void fdtab_disable(void);
 
 /*
  * The table's size, published (release) after its arrays by fdtab_init,
@@ -56,6 +95,20 @@ static inline uintptr_t fd_get(int fd)
 	if ((unsigned)fd >= fd_limit())
 		return FD_PLAIN;
 	return __atomic_load_n(&fdtab[fd], __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The wrappers' fast path: whether a call of kind `pass` (FD_PASS_READ or
+ * FD_PASS_WRITE) on fd may go straight to libc. False for an fd beyond the
+ * table, and for every fd while the table is not published (before the
+ * first wrapper call has resolved libc, when disabled, when inert): the
+ * slow path handles those.
+ */
+static inline int fd_passes(int fd, uintptr_t pass)
+{
+	if ((unsigned)fd >= fd_limit())
+		return 0;
+	return (__atomic_load_n(&fdtab[fd], __ATOMIC_RELAXED) & pass) != 0;
 }
 
 /* Raises fdtab_top to fd (entries above it are known to be zero). */
@@ -107,38 +160,26 @@ static inline void fd_hint(int fd, const void *buf)
 		__atomic_store_n(&fdhint[fd], buf, __ATOMIC_RELAXED);
 }
 
-/* Counts bytes a sequential read returned, for "was this file read whole". */
-static inline void fd_count_read(int fd, long long n)
-{
-	if ((unsigned)fd < fd_limit())
-		__atomic_add_fetch(&fdread[fd], n, __ATOMIC_RELAXED);
-}
-
 /* Forgets everything about fd's past (a new file may get its number). */
 static inline void fd_reset(int fd)
 {
 	if ((unsigned)fd < fd_limit()) {
 		__atomic_store_n(&fdhint[fd], NULL, __ATOMIC_RELAXED);
 		__atomic_store_n(&fdsize[fd], 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&fdread[fd], 0, __ATOMIC_RELAXED);
 	}
 }
 
 static inline void fd_set_size(int fd, long long size)
 {
-	if ((unsigned)fd < fd_limit()) {
+	if ((unsigned)fd < fd_limit())
 		__atomic_store_n(&fdsize[fd], size, __ATOMIC_RELAXED);
-		__atomic_store_n(&fdread[fd], 0, __ATOMIC_RELAXED);
-	}
 }
 
-/* The fd was read from start to end (at least its classified size). */
-static inline int fd_read_whole(int fd, long long min)
+static inline long long fd_get_size(int fd)
 {
 	if ((unsigned)fd >= fd_limit())
 		return 0;
-	long long size = __atomic_load_n(&fdsize[fd], __ATOMIC_RELAXED);
-	return size > 0 && size >= min && __atomic_load_n(&fdread[fd], __ATOMIC_RELAXED) >= size;
+	return __atomic_load_n(&fdsize[fd], __ATOMIC_RELAXED);
 }
 
 static inline const void *fd_get_hint(int fd)

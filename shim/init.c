@@ -108,8 +108,18 @@ void shim_init(void)
 	if (done(&started))
 		once(&readied, ready);
 	real_init();
-	if (done(&readied) && REAL_READY())
+	if (done(&readied) && REAL_READY()) {
+		/* The fast paths call these without a check (the _chk ones are
+		 * glibc's, and called only by programs built against it). */
+		if (real.read && real.write && real.pread && real.pwrite && real.readv &&
+		    real.writev && real.preadv && real.pwritev
+#ifdef __GLIBC__
+		    && real.__read_chk && real.__pread_chk
+#endif
+		)
+			fdtab_publish();
 		__atomic_store_n(&shim_ready, 1, __ATOMIC_RELEASE);
+	}
 	errno = saved;
 }
 
@@ -124,7 +134,7 @@ static void constructed(void)
 		 * before libc set environ: the settings are readable now. */
 		config_init();
 		if (cfg.disabled)
-			__atomic_store_n(&fdtab_size, 0, __ATOMIC_RELEASE);
+			fdtab_disable();
 	}
 }
 

@@ -29,9 +29,20 @@ struct k_fiemap {
 	struct k_fiemap_extent fm_extents[];
 };
 #define K_FS_IOC_FIEMAP _IOWR('f', 11, struct k_fiemap)
+/* getdents64's record (linux_dirent64). */
+struct k_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
 #define K_FIEMAP_FLAG_SYNC 0x1u
 #define K_FIEMAP_EXTENT_LAST 0x1u
 #define K_FIEMAP_EXTENT_UNWRITTEN 0x800u
+#define K_FIEMAP_EXTENT_DELALLOC 0x4u
+#define K_FIEMAP_EXTENT_SHARED 0x2000u
 
 /* linux/kcmp.h */
 #define K_KCMP_VM 1
@@ -79,6 +90,8 @@ struct statx {
 	uint64_t statx_spare2[14];
 };
 #define STATX_INO 0x100u
+#define STATX_MTIME 0x40u
+#define STATX_CTIME 0x80u
 #endif
 
 #endif

@@ -24,8 +24,10 @@
 #include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 #include "elfsym.h"
+#include "real.h"
 #include "shim.h"
 #include "sys.h"
 
@@ -40,7 +42,7 @@ __attribute__((noreturn, cold)) static void missing(const struct elfsym_name *na
 	__builtin_trap();
 }
 
-static void *bind(const struct elfsym_name *name, void **slot)
+static void *bind_next(const struct elfsym_name *name, void **slot)
 {
 	void *f = elfsym_next_one(name);
 	if (!f)
@@ -49,12 +51,6 @@ static void *bind(const struct elfsym_name *name, void **slot)
 	return f;
 }
 
-#ifdef __GLIBC__
-typedef __rlimit_resource_t rlimit_resource;
-#else
-typedef int rlimit_resource;
-#endif
-
 #define FORWARD(ret, name, params, args)                                   \
 	ret name params                                                    \
 	{                                                                  \
@@ -62,7 +58,7 @@ typedef int rlimit_resource;
 		static void *fn;                                           \
 		void *f = __atomic_load_n(&fn, __ATOMIC_RELAXED);          \
 		if (unlikely(!f))                                          \
-			f = bind(&sym_, &fn);                             \
+			f = bind_next(&sym_, &fn);                             \
 		return ((ret(*) params)f) args;                            \
 	}
 
@@ -78,6 +74,8 @@ FORWARD(int, sched_yield, (void), ())
 FORWARD(int, sigfillset, (sigset_t *set), (set))
 FORWARD(int, pthread_sigmask, (int how, const sigset_t *set, sigset_t *old), (how, set, old))
 FORWARD(int, pthread_setcancelstate, (int state, int *old), (state, old))
+FORWARD(void, pthread_testcancel, (void), ())
+FORWARD(int, clock_gettime, (clockid_t c, struct timespec *ts), (c, ts))
 FORWARD(int, pthread_mutex_init, (pthread_mutex_t *m, const pthread_mutexattr_t *a), (m, a))
 FORWARD(int, pthread_mutex_lock, (pthread_mutex_t *m), (m))
 FORWARD(int, pthread_mutex_unlock, (pthread_mutex_t *m), (m))

@@ -12,9 +12,12 @@
 #define SHIM_REAL_H
 
 #define _GNU_SOURCE
+#include <aio.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -23,6 +26,22 @@
 #include <unistd.h>
 
 #include "kernel.h"
+
+/* glibc declares the rlimit calls with an enum under _GNU_SOURCE. */
+#ifdef __GLIBC__
+typedef __rlimit_resource_t rlimit_resource;
+#else
+typedef int rlimit_resource;
+#endif
+
+/* Where glibc and musl declare these differently. */
+#ifdef __GLIBC__
+typedef int mmsg_flags;
+typedef struct aiocb *const *lio_list;
+#else
+typedef unsigned mmsg_flags;
+typedef struct aiocb *__restrict const *lio_list;
+#endif
 
 struct file_handle;
 struct utimbuf;
@@ -37,7 +56,8 @@ struct real_fns {
 #undef OWN
 };
 
-extern struct real_fns real;
+/* Declared hidden: the wrappers' fast paths jump through it directly. */
+extern struct real_fns real __attribute__((visibility("hidden")));
 
 /* Resolves every pointer in `real`. Idempotent, thread-safe and
  * async-signal-safe. */

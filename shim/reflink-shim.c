@@ -238,7 +238,7 @@ static void warn_unreachable(const char *cmd)
 /* ---- --stats ---- */
 
 struct totals {
-	unsigned long long cloned, bytes, small, differed, layout, otherfs, failed, unsupported;
+	unsigned long long cloned, bytes, small, differed, layout, otherfs, failed, shared, unsupported;
 	struct { char name[32]; unsigned long long n; } fs[16];
 	int nfs;
 };
@@ -276,6 +276,7 @@ static void add_record(struct totals *t, char *line)
 			{ "layout", offsetof(struct totals, layout) },
 			{ "other-fs", offsetof(struct totals, otherfs) },
 			{ "failed", offsetof(struct totals, failed) },
+			{ "shared", offsetof(struct totals, shared) },
 			{ "unsupported-total", offsetof(struct totals, unsupported) },
 		};
 		bool known = false;
@@ -338,6 +339,7 @@ static void print_stats(const char *file)
 		{ t.differed, "data differed" },
 		{ t.layout, "sparse or fragmented source" },
 		{ t.failed, "clone failed" },
+		{ t.shared, "destination also open on another fd" },
 	};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		if (fixed[i].n) {

@@ -70,6 +70,7 @@ static char *put_u(char *p, char *end, unsigned long v)
 static const char *const why_key[WHY_COUNT] = {
 	[WHY_SMALL] = "small", [WHY_DIFFERED] = "differed", [WHY_LAYOUT] = "layout",
 	[WHY_OTHER_FS] = "other-fs", [WHY_UNSUPPORTED] = "unsupported-total", [WHY_FAILED] = "failed",
+	[WHY_SHARED] = "shared",
 };
 
 void stats_forget(void)

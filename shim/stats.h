@@ -20,6 +20,7 @@ enum why_not {
 	WHY_OTHER_FS,     /* source and destination on different filesystems */
 	WHY_UNSUPPORTED,  /* this filesystem type cannot clone */
 	WHY_FAILED,       /* the clone failed for this pair (see the log) */
+	WHY_SHARED,       /* the destination is open on another fd of the process */
 	WHY_COUNT
 };
 

@@ -2,12 +2,14 @@
  * wrap_io.c — interposed data-movement calls: read/write families,
  * sendfile, copy_file_range, splice.
  *
- * The common case is one table load and a compare: an fd that is FD_PLAIN
- * (not a regular file) or FD_REG_DONE (a regular file that is not a copy
- * destination) goes straight to libc. Reads of regular files additionally
- * store the buffer address as a hint for finding a copy's source later,
- * and vet the bytes the kernel filled (umem.h). Nothing here dereferences
- * the program's memory before the kernel has accepted it.
+ * The common case is one table load and a bit test (fdtab.h): an fd that
+ * is not a regular file, a regular file already seen read (for reads) or
+ * whose first write was judged not a copy (for writes) goes straight to
+ * libc, about six instructions. The first read of a regular file is seen
+ * once: it marks the fd as a possible source, stores the buffer address as
+ * a hint for finding it later, and vets the bytes the kernel filled
+ * (umem.h), as does every read of a copy's source. Nothing here
+ * dereferences the program's memory before the kernel has accepted it.
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -25,84 +27,124 @@
 #include "umem.h"
 
 /*
- * Limits a read of fd; returns the count to pass on (0: answer EOF now).
- * The caller has checked that fd is not FD_PLAIN and not ours (FD_PRIV).
+ * Every read and write wrapper starts with the fast path: one load and a bit
+ * test on the fd's entry (fd_passes), then a tail call to libc. An fd that
+ * is not a regular file, a regular file already seen read (for reads) or
+ * whose first write was judged (for writes) takes it. Everything else goes
+ * to an out-of-line slow path, which also runs the library's
+ * initialisation (the table is published only once libc is resolved).
  */
-static inline size_t read_hook(int fd, uintptr_t e, void *buf, size_t n, off_t off)
+#define SLOW __attribute__((noinline, cold))
+
+/*
+ * A read that missed the fast path: how much of it to pass on. Returns
+ * false with errno set to fail the call now; *m = 0 with n > 0 answers EOF.
+ * *vet: vet the bytes the kernel fills (a regular file's first read, and
+ * every read of a copy's source: the writes that follow compare in place).
+ */
+static bool read_begin(int fd, void *buf, size_t n, off_t off, size_t *m, bool *vet)
 {
-	if (likely(e == FD_REG || e == FD_REG_DONE)) {
-		fd_hint(fd, buf);
-		return n;
+	ENSURE_INIT();
+	uintptr_t e = fd_get(fd);
+	*m = n;
+	*vet = false;
+	if (e == FD_PRIV) {
+		errno = EBADF;
+		return false;
 	}
-	return copy_read_limit(fd, e, n, off, buf);
+	if (!(e & FD_PASS_READ) && off >= -1)
+		*m = copy_read_begin(fd, e, n, off, buf, vet);
+	return true;
 }
 
-/* After a read of a regular file (entry e, as it was classified before
- * the read): its bytes are vetted (umem.h), and a sequential read counts
- * towards "read whole". */
-static inline ssize_t read_done(int fd, uintptr_t e, const void *buf, ssize_t r, bool sequential)
+static inline ssize_t read_end(const void *buf, ssize_t r, bool vet)
 {
-	if (r > 0 && (e == FD_REG || e == FD_REG_DONE)) {
+	if (vet && r > 0)
 		umem_vet(buf, (size_t)r);
-		if (sequential)
-			fd_count_read(fd, r);
-	}
 	return r;
 }
 
-/* One table load on the way in; the entry is loaded again only after the
- * slow path may have classified the fd. */
-#define READ_PROLOGUE(fd, buf, n, off)                       \
-	uintptr_t e_ = fd_get(fd);                           \
-	size_t m_ = (n);                                     \
-	if (unlikely(e_ != FD_PLAIN)) {                      \
-		if (unlikely(e_ == FD_PRIV)) {               \
-			errno = EBADF;                       \
-			return -1;                           \
-		}                                            \
-		m_ = read_hook(fd, e_, buf, n, off);         \
-		if (m_ == 0 && (n))                          \
-			return 0;                            \
-		if (e_ != FD_REG && e_ != FD_REG_DONE)       \
-			e_ = fd_get(fd);                     \
-	}
+SLOW static ssize_t read_slow(int fd, void *buf, size_t n)
+{
+	size_t m;
+	bool vet;
+	if (!read_begin(fd, buf, n, -1, &m, &vet))
+		return -1;
+	if (m == 0 && n)
+		return 0;
+	if (unlikely(!real.read))  /* re-entered from our own initialisation */
+		return SYS(SYS_read, fd, buf, m);
+	return read_end(buf, real.read(fd, buf, m), vet);
+}
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-	ENSURE_INIT();
-	if (unlikely(!real.read))
-		return SYS(SYS_read, fd, buf, n);
-	READ_PROLOGUE(fd, buf, n, -1);
-	return read_done(fd, e_, buf, real.read(fd, buf, m_), true);
+	if (likely(fd_passes(fd, FD_PASS_READ)))
+		return real.read(fd, buf, n);
+	return read_slow(fd, buf, n);
+}
+
+SLOW static ssize_t read_chk_slow(int fd, void *buf, size_t n, size_t buflen)
+{
+	size_t m;
+	bool vet;
+	if (n > buflen)  /* let libc report the overflow */
+		return real.__read_chk(fd, buf, n, buflen);
+	if (!read_begin(fd, buf, n, -1, &m, &vet))
+		return -1;
+	if (m == 0 && n)
+		return 0;
+	return read_end(buf, real.__read_chk(fd, buf, m, buflen), vet);
 }
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-	ENSURE_INIT();
-	if (n > buflen)  /* let libc report the overflow */
+	if (likely(fd_passes(fd, FD_PASS_READ)))
 		return real.__read_chk(fd, buf, n, buflen);
-	READ_PROLOGUE(fd, buf, n, -1);
-	return read_done(fd, e_, buf, real.__read_chk(fd, buf, m_, buflen), true);
+	ENSURE_INIT();
+	return read_chk_slow(fd, buf, n, buflen);
+}
+
+SLOW static ssize_t pread_slow(int fd, void *buf, size_t n, off_t off)
+{
+	size_t m;
+	bool vet;
+	/* off < 0: EINVAL from the kernel */
+	if (!read_begin(fd, buf, n, off < 0 ? -2 : off, &m, &vet))
+		return -1;
+	if (m == 0 && n)
+		return 0;
+	if (unlikely(!real.pread))
+		return SYS(SYS_pread64, fd, buf, m, off);
+	return read_end(buf, real.pread(fd, buf, m, off), vet);
 }
 
 SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
-	ENSURE_INIT();
-	if (unlikely(!real.pread))
-		return SYS(SYS_pread64, fd, buf, n, off);
-	if (off < 0)  /* EINVAL from the kernel */
+	if (likely(fd_passes(fd, FD_PASS_READ)))
 		return real.pread(fd, buf, n, off);
-	READ_PROLOGUE(fd, buf, n, off);
-	return read_done(fd, e_, buf, real.pread(fd, buf, m_, off), false);
+	return pread_slow(fd, buf, n, off);
+}
+
+SLOW static ssize_t pread_chk_slow(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+	size_t m;
+	bool vet;
+	if (n > buflen)
+		return real.__pread_chk(fd, buf, n, off, buflen);
+	if (!read_begin(fd, buf, n, off < 0 ? -2 : off, &m, &vet))
+		return -1;
+	if (m == 0 && n)
+		return 0;
+	return read_end(buf, real.__pread_chk(fd, buf, m, off, buflen), vet);
 }
 
 SHIM_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
 {
-	ENSURE_INIT();
-	if (n > buflen || off < 0)
+	if (likely(fd_passes(fd, FD_PASS_READ)))
 		return real.__pread_chk(fd, buf, n, off, buflen);
-	READ_PROLOGUE(fd, buf, n, off);
-	return read_done(fd, e_, buf, real.__pread_chk(fd, buf, m_, off, buflen), false);
+	ENSURE_INIT();
+	return pread_chk_slow(fd, buf, n, off, buflen);
 }
 
 /*
@@ -111,63 +153,62 @@ SHIM_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t b
  * first instead of having its count cut, and the source hint is taken from
  * the array only after the kernel accepted it.
  */
-static inline int vread_before(int fd, uintptr_t e)
+SLOW static int vread_before(int fd)
 {
-	if (likely(e == FD_PLAIN || e == FD_REG || e == FD_REG_DONE))
-		return 0;
+	ENSURE_INIT();
+	uintptr_t e = fd_get(fd);
 	PRIV_GUARD(fd, -1);
-	if (fd_is_copy(e))
+	if (fd_is_copy(e)) {
 		copy_settle_fd(fd, "vector read of a destination");
-	else
-		(void)copy_read_limit(fd, e, 0, -1, NULL);  /* classifies the fd */
+	} else if (!(e & FD_PASS_READ)) {
+		bool vet;
+		(void)copy_read_begin(fd, e, 0, -1, NULL, &vet);  /* classifies the fd */
+	}
 	return 0;
 }
 
-static inline ssize_t vread_after(int fd, const struct iovec *iov, ssize_t r, bool sequential)
+static inline ssize_t vread_after(int fd, const struct iovec *iov, ssize_t r)
 {
-	if (r > 0) {
-		uintptr_t e = fd_get(fd);
-		if (e == FD_REG || e == FD_REG_DONE) {
-			fd_hint(fd, iov[0].iov_base);
-			if (sequential)
-				fd_count_read(fd, r);
-		}
-	}
+	if (r > 0 && fd_was_read(fd_get(fd)) && !fd_get_hint(fd))
+		fd_hint(fd, iov[0].iov_base);
 	return r;
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-	ENSURE_INIT();
-	if (vread_before(fd, fd_get(fd)))
+	if (likely(fd_passes(fd, FD_PASS_READ)))
+		return real.readv(fd, iov, cnt);
+	if (vread_before(fd))
 		return -1;
-	return vread_after(fd, iov, real.readv(fd, iov, cnt), true);
+	return vread_after(fd, iov, real.readv(fd, iov, cnt));
 }
 
 SHIM_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	ENSURE_INIT();
-	if (vread_before(fd, fd_get(fd)))
+	if (likely(fd_passes(fd, FD_PASS_READ)))
+		return real.preadv(fd, iov, cnt, off);
+	if (vread_before(fd))
 		return -1;
-	return vread_after(fd, iov, real.preadv(fd, iov, cnt, off), false);
+	return vread_after(fd, iov, real.preadv(fd, iov, cnt, off));
 }
 
 SHIM_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
 	ENSURE_INIT();
-	if (vread_before(fd, fd_get(fd)))
+	if (!fd_passes(fd, FD_PASS_READ) && vread_before(fd))
 		return -1;
-	return vread_after(fd, iov, real.preadv2(fd, iov, cnt, off, flags), off == -1);
+	return vread_after(fd, iov, real.preadv2(fd, iov, cnt, off, flags));
 }
 
 /*
- * Offers a write to the copy module; true when it answered the call (*ret).
- * iov is ours (a single buffer the program passed to write/pwrite).
+ * Offers a write that missed the fast path to the copy module; true when it
+ * answered the call (*ret). iov is ours (a single buffer the program passed
+ * to write/pwrite).
  */
-static inline bool write_hook(int fd, const struct iovec *iov, int cnt, off_t off, ssize_t *ret)
+static bool write_hook(int fd, const struct iovec *iov, int cnt, off_t off, ssize_t *ret)
 {
 	uintptr_t e = fd_get(fd);
-	if (likely(e == FD_PLAIN || e == FD_REG_DONE))
+	if (e & FD_PASS_WRITE)
 		return false;
 	if (unlikely(e == FD_PRIV)) {
 		errno = EBADF;
@@ -185,7 +226,7 @@ static inline bool write_hook(int fd, const struct iovec *iov, int cnt, off_t of
 static bool writev_hook(int fd, const struct iovec *iov, int cnt, off_t off, ssize_t *ret)
 {
 	uintptr_t e = fd_get(fd);
-	if (likely(e == FD_PLAIN || e == FD_REG_DONE))
+	if (e & FD_PASS_WRITE)
 		return false;
 	struct iovec v[IOV_CHUNK];
 	if (e == FD_PRIV || (cnt > 0 && cnt <= IOV_CHUNK && umem_read(v, iov, (size_t)cnt * sizeof(*v))))
@@ -194,10 +235,10 @@ static bool writev_hook(int fd, const struct iovec *iov, int cnt, off_t off, ssi
 	return false;
 }
 
-SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+SLOW static ssize_t write_slow(int fd, const void *buf, size_t n)
 {
 	ENSURE_INIT();
-	if (unlikely(!real.write))
+	if (unlikely(!real.write))  /* re-entered from our own initialisation */
 		return SYS(SYS_write, fd, buf, n);
 	struct iovec v = { (void *)buf, n };
 	ssize_t r;
@@ -206,7 +247,14 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	return real.write(fd, buf, n);
 }
 
-SHIM_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	if (likely(fd_passes(fd, FD_PASS_WRITE)))
+		return real.write(fd, buf, n);
+	return write_slow(fd, buf, n);
+}
+
+SLOW static ssize_t pwrite_slow(int fd, const void *buf, size_t n, off_t off)
 {
 	ENSURE_INIT();
 	struct iovec v = { (void *)buf, n };
@@ -216,22 +264,35 @@ SHIM_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 	return real.pwrite(fd, buf, n, off);
 }
 
-SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+SHIM_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	if (likely(fd_passes(fd, FD_PASS_WRITE)))
+		return real.pwrite(fd, buf, n, off);
+	return pwrite_slow(fd, buf, n, off);
+}
+
+SLOW static ssize_t writev_slow(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	ENSURE_INIT();
 	ssize_t r;
-	if (writev_hook(fd, iov, cnt, -1, &r))
+	if (off >= -1 && writev_hook(fd, iov, cnt, off, &r))
 		return r;
-	return real.writev(fd, iov, cnt);
+	return off == -1 ? real.writev(fd, iov, cnt) : real.pwritev(fd, iov, cnt, off);
+}
+
+SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	if (likely(fd_passes(fd, FD_PASS_WRITE)))
+		return real.writev(fd, iov, cnt);
+	return writev_slow(fd, iov, cnt, -1);
 }
 
 SHIM_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	ENSURE_INIT();
-	ssize_t r;
-	if (off >= 0 && writev_hook(fd, iov, cnt, off, &r))
-		return r;
-	return real.pwritev(fd, iov, cnt, off);
+	if (likely(fd_passes(fd, FD_PASS_WRITE)))
+		return real.pwritev(fd, iov, cnt, off);
+	/* off < 0: EINVAL from the kernel (never -1: that is writev's) */
+	return off < 0 ? real.pwritev(fd, iov, cnt, off) : writev_slow(fd, iov, cnt, off);
 }
 
 SHIM_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
@@ -260,10 +321,9 @@ SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 	PRIV_GUARD(out, -1);
 	PRIV_GUARD(in, -1);
 	settle_if_copy(in, "sendfile from a destination");
-	uintptr_t e = fd_get(out);
-	if (e != FD_PLAIN && e != FD_REG_DONE) {
+	if (!(fd_get(out) & FD_PASS_WRITE)) {
 		bool handled;
-		ssize_t r = copy_transfer(out, in, off, NULL, count, &handled);
+		ssize_t r = copy_transfer(out, in, off, NULL, count, false, &handled);
 		if (handled)
 			return r;
 	}
@@ -276,10 +336,9 @@ SHIM_EXPORT ssize_t copy_file_range(int in, off_t *inoff, int out, off_t *outoff
 	PRIV_GUARD(out, -1);
 	PRIV_GUARD(in, -1);
 	settle_if_copy(in, "copy_file_range from a destination");
-	uintptr_t e = fd_get(out);
-	if (!flags && e != FD_PLAIN && e != FD_REG_DONE) {
+	if (!flags && !(fd_get(out) & FD_PASS_WRITE)) {
 		bool handled;
-		ssize_t r = copy_transfer(out, in, inoff, outoff, len, &handled);
+		ssize_t r = copy_transfer(out, in, inoff, outoff, len, true, &handled);
 		if (handled)
 			return r;
 	} else if (flags) {

@@ -15,6 +15,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -98,6 +99,38 @@ SHIM_EXPORT int prctl(int option, ...)
 	if (!real.prctl)
 		return (int)SYS(SYS_prctl, option, a, b, c, d);
 	return real.prctl(option, a, b, c, d);
+}
+
+/*
+ * A copy is armed only under an unlimited RLIMIT_FSIZE (a write we accept
+ * skips the kernel's EFBIG and SIGXFSZ); once the program sets that limit,
+ * its later writes must meet it: settle first. (Another process's prlimit
+ * on us is not seen: DESIGN.md.)
+ */
+static void before_limit(pid_t pid, rlimit_resource resource, const struct rlimit *rl)
+{
+	ENSURE_INIT();
+	if (resource == RLIMIT_FSIZE && rl && (pid == 0 || pid == (pid_t)SYS(SYS_getpid))) {
+		ERRNO_SAVE;
+		copy_settle_all("RLIMIT_FSIZE set");
+		ERRNO_RESTORE;
+	}
+}
+
+SHIM_EXPORT int setrlimit(rlimit_resource resource, const struct rlimit *rl)
+{
+	before_limit(0, resource, rl);
+	if (!real.setrlimit)
+		return (int)SYS(SYS_prlimit64, 0, resource, rl, NULL);
+	return real.setrlimit(resource, rl);
+}
+
+SHIM_EXPORT int prlimit(pid_t pid, rlimit_resource resource, const struct rlimit *rl, struct rlimit *old)
+{
+	before_limit(pid, resource, rl);
+	if (!real.prlimit)
+		return (int)SYS(SYS_prlimit64, pid, resource, rl, old);
+	return real.prlimit(pid, resource, rl, old);
 }
 
 SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])

@@ -16,6 +16,7 @@
 #include <sys/xattr.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -52,6 +53,8 @@ SHIM_EXPORT long syscall(long n, ...)
 	case SYS_copy_file_range:
 		return copy_file_range((int)a, (off_t *)b, (int)c, (off_t *)d, (size_t)e, (unsigned)f);
 	case SYS_splice: return splice((int)a, (off_t *)b, (int)c, (off_t *)d, (size_t)e, (unsigned)f);
+	case SYS_setrlimit: return setrlimit((rlimit_resource)a, (const struct rlimit *)b);
+	case SYS_prlimit64: return prlimit((pid_t)a, (rlimit_resource)b, (const struct rlimit *)c, (struct rlimit *)d);
 	case SYS_close: return close((int)a);
 	case SYS_close_range: return close_range((unsigned)a, (unsigned)b, (int)c);
 	case SYS_dup: return dup((int)a);
