@@ -85,7 +85,7 @@ $(B)/tests/early.so: tests/progs/early.c tests/progs/common.h | $(B)
 	@mkdir -p $(B)/tests
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -pthread -shared -fPIC -o $@ $<
 
-$(B)/tests/faults.so: tests/progs/faults.c tests/progs/common.h | $(B)
+$(B)/tests/faults.so $(B)/tests/coarse.so: $(B)/tests/%.so: tests/progs/%.c tests/progs/common.h | $(B)
 	@mkdir -p $(B)/tests
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -shared -fPIC -o $@ $< -ldl
 
@@ -94,7 +94,7 @@ $(B)/tests/lookup.so: tests/progs/lookup.c shim/elfsym.c shim/elfsym.h shim/symb
 	@mkdir -p $(B)/tests
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -shared -fPIC -fvisibility=hidden -Ishim -o $@ tests/progs/lookup.c shim/elfsym.c -ldl
 
-TEST_SOS := $(B)/tests/early.so $(B)/tests/faults.so $(B)/tests/lookup.so
+TEST_SOS := $(B)/tests/early.so $(B)/tests/faults.so $(B)/tests/coarse.so $(B)/tests/lookup.so
 test-progs: $(filter-out $(TEST_SOS:.so=),$(TEST_PROGS)) $(TEST_SOS)
 
 test: all test-progs

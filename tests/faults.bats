@@ -84,3 +84,67 @@ injected() {
 	grep -q "No space left on device" "$d/out.shim"
 	diff "$d/out.plain" "$d/out.shim"
 }
+
+# A clone that fails may leave the destination partly written (OpenZFS
+# documents this for a failed block clone): FAULT_CLONE_PARTIAL=ERRNO makes
+# faults.so write FAULT_CLONE_PARTIAL_LEN bytes of 0xAA (default 64 KiB, or
+# "src": as many as the source has) at offset 0 of D, extending it, before
+# FICLONE fails with ERRNO. Whatever it left, the program's file must be
+# the plain run's: D proven empty again before the program's write goes on.
+
+# partial_on FS SRC-MAKER SCRIPT VAR=VALUE...: SCRIPT plain and under
+# shim+faults.so with the variables, on a source made by SRC-MAKER FILE;
+# same output and file, and D byte-identical to S (each script here copies
+# S whole). No clone reaches the kernel.
+partial_on() {
+	local fs=$1 maker=$2 s=$3; shift 3
+	local d; d=$(testdir "$fs")
+	$maker "$d/src"
+	# shellcheck disable=SC2086
+	env "$@" LD_PRELOAD="$SHIM_PROGS/faults.so" bash -c '
+		source "$SHIM_TOP/tests/helpers.bash"
+		differential "$1" "$1/src" ${@:2} || exit 1
+		echo "$clones" > "$1/clones"' _ "$d" $s ||
+		{ echo "$fs [$*]: $s"; return 1; }
+	cmp "$d/src" "$d/shim" || { echo "$fs [$*]: $s: D is not S"; return 1; }
+	[ "$(cat "$d/clones")" -eq 0 ] || { echo "$fs [$*]: $s: $(cat "$d/clones") clone ioctls"; return 1; }
+}
+
+dense_src() {
+	mksrc "$1" $SZ
+}
+
+# 4 KiB of data, 124 KiB of zeros (written, not a hole: the source is
+# dense and cloneable), then data: a sparse-aware copier seeks over the
+# zeros and leaves a hole in D, which reads as S's zeros.
+zeros_src() {
+	{ head -c 4096 /dev/urandom; head -c $((124 * 1024)) /dev/zero; head -c $SZ /dev/urandom; } > "$1"
+}
+
+@test "a failed FICLONE leaves 64 KiB of 0xAA in D: whole dense copies still end exactly as S, as plain" {
+	need_clone_fs
+	local fs e s
+	for fs in "${clone_fs[@]}"; do
+		for e in EIO EOPNOTSUPP; do
+			for s in "open=w copy=128k close" "open=w copy=4k close" "open=w sendfile=16m close" \
+				 "open=w whole close"; do
+				partial_on "$fs" dense_src "$s" FAULT_CLONE_PARTIAL=$e
+			done
+		done
+	done
+}
+
+@test "a failed FICLONE leaves 64 KiB of 0xAA in D: a sparse-aware copy (seeks over zeros) still ends exactly as S, as plain" {
+	need_clone_fs
+	local fs e
+	for fs in "${clone_fs[@]}"; do
+		for e in EIO EOPNOTSUPP; do
+			partial_on "$fs" zeros_src "open=w copy=4k:1 gap=124k copy=128k close" FAULT_CLONE_PARTIAL=$e
+		done
+	done
+}
+
+@test "a failed FICLONE that got as far as S's size: every script, exactly the plain result" {
+	want_clones=0 injected FAULT_CLONE_PARTIAL=EIO FAULT_CLONE_PARTIAL_LEN=src
+	want_clones=0 injected FAULT_CLONE_PARTIAL=EOPNOTSUPP FAULT_CLONE_PARTIAL_LEN=src
+}

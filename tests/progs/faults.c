@@ -9,6 +9,14 @@
  *                                every pread returns half, fails with EIO,
  *                                returns 0, or fails with EINTR every other call
  *   FAULT_PREAD_AFTER=N          ... but only from the (N+1)th pread on
+ *   FAULT_CLONE_PARTIAL=EIO|...  FICLONE/FICLONERANGE first leave the
+ *                                destination partly written, then fail with
+ *                                that errno (OpenZFS documents that a failed
+ *                                clone may do this): bytes of 0xAA written
+ *                                at the destination offset (0 for FICLONE),
+ *                                which extends its size
+ *   FAULT_CLONE_PARTIAL_LEN=N|src  ... that many bytes (default 65536), or
+ *                                as many as the source has
  *
  * The test programs copy with read/write, so every pread is the shim's.
  */
@@ -17,6 +25,7 @@
 #include <linux/fs.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -34,12 +43,55 @@ static int errno_of(const char *name)
 	die("faults.so: unknown errno %s", name);
 }
 
+/*
+ * What a clone that failed half-way leaves: 0xAA bytes in the destination
+ * from `at` on. Through libc's own pwrite and fstat (RTLD_NEXT): the names
+ * pwrite and fstat bind to the shim's wrappers, and the shim is in the
+ * middle of judging this destination's first write.
+ */
+static void scribble(int dfd, int sfd, off_t at)
+{
+	static ssize_t (*next_pwrite)(int, const void *, size_t, off_t);
+	static int (*next_fstat)(int, struct stat *);
+	if (!next_pwrite)
+		next_pwrite = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite");
+	if (!next_fstat)
+		next_fstat = (int (*)(int, struct stat *))dlsym(RTLD_NEXT, "fstat");
+	const char *l = getenv("FAULT_CLONE_PARTIAL_LEN");
+	long long len = 65536;
+	struct stat st;
+	if (l && !strcmp(l, "src"))
+		len = next_fstat(sfd, &st) == 0 ? (long long)st.st_size : 0;
+	else if (l)
+		len = num(l);
+	static unsigned char junk[65536];
+	memset(junk, 0xAA, sizeof(junk));
+	for (long long done = 0; done < len;) {
+		size_t n = len - done < (long long)sizeof(junk) ? (size_t)(len - done) : sizeof(junk);
+		ssize_t w = next_pwrite(dfd, junk, n, at + done);
+		if (w <= 0)
+			break;
+		done += w;
+	}
+}
+
 int ioctl(int fd, unsigned long req, ...)
 {
 	va_list ap;
 	va_start(ap, req);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
+	const char *p = getenv("FAULT_CLONE_PARTIAL");
+	if (p && (req == FICLONE || req == FICLONERANGE)) {
+		int e = errno_of(p);
+		if (req == FICLONE)
+			scribble(fd, (int)(long)arg, 0);
+		else
+			scribble(fd, (int)((struct file_clone_range *)arg)->src_fd,
+				 (off_t)((struct file_clone_range *)arg)->dest_offset);
+		errno = e;
+		return -1;
+	}
 	const char *f = getenv("FAULT_CLONE");
 	if (f && (req == FICLONE || req == FICLONERANGE)) {
 		errno = errno_of(f);
