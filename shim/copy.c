@@ -1457,9 +1457,9 @@ static bool written_size(int fd, dev_t dev, ino_t ino, off_t *hi, struct timespe
 	return found;
 }
 
-/* Settles the copy on (dev, ino) that someone else changed, and refreshes
- * *st from D as it now is. */
-static void settle_changed(dev_t dev, ino_t ino, struct stat *st)
+/* Settles every copy of this process into the file (dev, ino); with
+ * refresh, stats D as it then is into *refresh. */
+static void settle_file(dev_t dev, ino_t ino, const char *why, struct stat *refresh)
 {
 	struct gate_ctx g;
 	gate_enter(&g);
@@ -1467,11 +1467,11 @@ static void settle_changed(dev_t dev, ino_t ino, struct stat *st)
 		if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
 			continue;
 		pthread_mutex_lock(&c->lock);
-		if (c->active && c->owner == shim_pid && c->ddev == dev && c->dino == ino) {
+		if (c->active && c->ddev == dev && c->dino == ino) {
 			int dp = c->dpriv;
-			settle_locked(c, "destination changed behind our back");
-			if (dp >= 0)
-				xfstat(dp, st);
+			settle_locked(c, why);
+			if (refresh && dp >= 0)
+				xfstat(dp, refresh);
 		}
 		pthread_mutex_unlock(&c->lock);
 	}
@@ -1501,7 +1501,7 @@ void copy_fix_stat(int fd, struct stat *st)
 	if (S_ISREG(st->st_mode) && written_size(fd, st->st_dev, st->st_ino, &hi, ts)) {
 		if (!same_ts(st->st_ctim, ts[2])) {
 			/* Changed by someone else: settled, and seen as it is. */
-			settle_changed(st->st_dev, st->st_ino, st);
+			settle_file(st->st_dev, st->st_ino, "destination changed behind our back", st);
 		} else {
 			if (st->st_size > hi) {
 				st->st_size = hi;
@@ -1532,7 +1532,7 @@ void copy_fix_statx(int fd, struct statx *stx)
 		struct timespec ct0 = { stx->stx_ctime.tv_sec, stx->stx_ctime.tv_nsec };
 		if ((stx->stx_mask & STATX_CTIME) && !same_ts(ct0, ts[2])) {
 			struct stat st;
-			settle_changed(dev, stx->stx_ino, &st);
+			settle_file(dev, stx->stx_ino, "destination changed behind our back", &st);
 			stx->stx_size = (uint64_t)st.st_size;
 			stx->stx_blocks = (uint64_t)st.st_blocks;
 			stx->stx_mtime.tv_sec = st.st_mtim.tv_sec;
@@ -1577,19 +1577,8 @@ void copy_settle_path(int dirfd, const char *path, int flags, const char *why)
 		return;
 	ERRNO_SAVE;
 	struct stat st;
-	if (real.fstatat(dirfd, path, &st, flags & (AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) == 0) {
-		struct gate_ctx g;
-		gate_enter(&g);
-		FOR_EACH_COPY(c) {
-			if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
-				continue;
-			pthread_mutex_lock(&c->lock);
-			if (c->active && c->ddev == st.st_dev && c->dino == st.st_ino)
-				settle_locked(c, why);
-			pthread_mutex_unlock(&c->lock);
-		}
-		gate_leave(&g);
-	}
+	if (real.fstatat(dirfd, path, &st, flags & (AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) == 0)
+		settle_file(st.st_dev, st.st_ino, why, NULL);
 	ERRNO_RESTORE;
 }
 

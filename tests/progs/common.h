@@ -36,4 +36,25 @@ static inline long long num(const char *s)
 		die("bad number '%s'", s);
 	return v;
 }
+/* A test program's subcommands: `prog CMD ARGS...` runs the one named CMD,
+ * which needs at least `args` arguments. */
+struct subcmd {
+	const char *name;
+	int args;
+	void (*fn)(char **);
+};
+
+static inline int run_subcmd(const struct subcmd *cmds, size_t ncmds, int argc, char **argv)
+{
+	if (argc < 2)
+		die("usage: %s CMD ARGS...", argv[0]);
+	for (size_t i = 0; i < ncmds; i++)
+		if (!strcmp(argv[1], cmds[i].name)) {
+			if (argc - 2 < cmds[i].args)
+				die("%s: needs %d arguments", argv[1], cmds[i].args);
+			cmds[i].fn(argv + 2);
+			return 0;
+		}
+	die("unknown command %s", argv[1]);
+}
 #endif

@@ -853,17 +853,8 @@ static void cmd_lseekerr(char **av)
 int main(int argc, char **argv)
 {
 	out = stdout;
-	if (argc < 2)
-		die("usage: exact CMD ARGS...");
 	alloc_buf();
-	const char *c = argv[1];
-	char **av = argv + 2;
-	int n = argc - 2;
-	static const struct {
-		const char *name;
-		int args;
-		void (*fn)(char **);
-	} cmds[] = {
+	static const struct subcmd cmds[] = {
 		{ "hole", 3, cmd_hole },
 		{ "writers", 4, cmd_writers },
 		{ "stdio", 2, cmd_stdio },
@@ -877,12 +868,5 @@ int main(int argc, char **argv)
 		{ "touch", 2, cmd_touch },
 		{ "lseekerr", 2, cmd_lseekerr },
 	};
-	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-		if (!strcmp(c, cmds[i].name)) {
-			if (n < cmds[i].args)
-				die("%s: needs %d arguments", c, cmds[i].args);
-			cmds[i].fn(av);
-			return 0;
-		}
-	die("unknown command %s", c);
+	return run_subcmd(cmds, sizeof cmds / sizeof cmds[0], argc, argv);
 }

@@ -939,16 +939,7 @@ static void cmd_errno(char **av)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2)
-		die("usage: invisible CMD ARGS...");
-	const char *c = argv[1];
-	char **av = argv + 2;
-	int n = argc - 2;
-	static const struct {
-		const char *name;
-		int args;
-		void (*fn)(char **);
-	} cmds[] = {
+	static const struct subcmd cmds[] = {
 		{ "flock", 1, cmd_flock },
 		{ "ofd", 1, cmd_ofd },
 		{ "lease", 1, cmd_lease },
@@ -964,12 +955,5 @@ int main(int argc, char **argv)
 		{ "children", 2, cmd_children },
 		{ "errno", 2, cmd_errno },
 	};
-	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-		if (!strcmp(c, cmds[i].name)) {
-			if (n < cmds[i].args)
-				die("%s: needs %d arguments", c, cmds[i].args);
-			cmds[i].fn(av);
-			return 0;
-		}
-	die("unknown command %s", c);
+	return run_subcmd(cmds, sizeof cmds / sizeof cmds[0], argc, argv);
 }
