@@ -59,20 +59,13 @@ ex_same_file() {
 	return $rc
 }
 
-# ex_case FS WANT ARGS...: on filesystem FS, a fresh random source S of
-# $SRC_SIZE bytes (default 1M), and `exact ARGS` with S and D standing for
-# the source and the destination (D.plain, D.shim), run plain and under the
-# shim. Fails, saying why, unless the outputs are identical, the
-# destinations are the same file, and with WANT=clone the shim cloned at
-# least once (WANT=any: a fix may rightly decline to clone there, e.g. when
-# another fd of the process is already open on D). With $plain_must set,
-# the plain output must contain that line (the scenario really happened).
-ex_case() {
-	local fs=$1 want=$2 d a fail=0
+# ex_both DIR SIZE ARGS...: a fresh random source DIR/S of SIZE bytes, then
+# `exact ARGS` plain and under the shim (S and D standing for the source and
+# the destination, DIR/D.plain and DIR/D.shim); sets $clones.
+ex_both() {
+	local d=$1 size=$2 a
 	shift 2
-	local what="exact $* on ${fs##*/}"
-	d=$(testdir "$fs") || return 1
-	mksrc "$d/S" "${SRC_SIZE:-1M}" || return 1
+	mksrc "$d/S" "$size" || return 1
 	local args=()
 	for a in "$@"; do
 		case $a in
@@ -86,6 +79,22 @@ ex_case() {
 	ex_run shim "$d" "${args[@]}"
 	# An append-only file cannot be removed by teardown.
 	chattr -a "$d/D.plain" "$d/D.shim" 2>/dev/null || true
+}
+
+# ex_case FS WANT ARGS...: on filesystem FS, a fresh random source S of
+# $SRC_SIZE bytes (default 1M), and `exact ARGS` with S and D standing for
+# the source and the destination (D.plain, D.shim), run plain and under the
+# shim. Fails, saying why, unless the outputs are identical, the
+# destinations are the same file, and with WANT=clone the shim cloned at
+# least once (WANT=any: a fix may rightly decline to clone there, e.g. when
+# another fd of the process is already open on D). With $plain_must set,
+# the plain output must contain that line (the scenario really happened).
+ex_case() {
+	local fs=$1 want=$2 d fail=0
+	shift 2
+	local what="exact $* on ${fs##*/}"
+	d=$(testdir "$fs") || return 1
+	ex_both "$d" "${SRC_SIZE:-1M}" "$@" || return 1
 	if [ -n "${plain_must:-}" ] && ! grep -qxF -- "$plain_must" "$d/out.plain"; then
 		cat "$d/out.plain"
 		echo "FAIL $what: the plain run did not show '$plain_must': the scenario did not happen"
@@ -185,22 +194,10 @@ ex_all() {
 # (another process's write inside the cloned range is not kept);
 # KEEP=bytes: the same bytes and size as plain (the allocation may differ).
 ex_residual() {
-	local fs=$1 args=$2 keep=$3 d a
+	local fs=$1 args=$2 keep=$3 d
 	d=$(testdir "$fs") || return 1
-	mksrc "$d/S" 1M || return 1
-	local argv=()
 	# shellcheck disable=SC2086
-	for a in $args; do
-		case $a in
-		S) argv+=("$d/S") ;;
-		D) argv+=("$d/D.{}") ;;
-		*) argv+=("$a") ;;
-		esac
-	done
-	clones=0
-	ex_run plain "$d" "${argv[@]}"
-	ex_run shim "$d" "${argv[@]}"
-	chattr -a "$d/D.plain" "$d/D.shim" 2>/dev/null || true
+	ex_both "$d" 1M $args || return 1
 	local what="exact $args on ${fs##*/}" psize
 	psize=$(stat -c %s "$d/D.plain")
 	[ "$clones" -ge 1 ] || { echo "FAIL $what: no clone under the shim"; return 1; }

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define die(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr), exit(2))
 
@@ -36,6 +39,21 @@ static inline long long num(const char *s)
 		die("bad number '%s'", s);
 	return v;
 }
+static inline int xopen(const char *p, int flags)
+{
+	int fd = open(p, flags, 0644);
+	if (fd < 0)
+		die("open %s: %s", p, strerror(errno));
+	return fd;
+}
+
+/* fd's size, -1 if fstat fails. */
+static inline off_t fsize(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 ? st.st_size : -1;
+}
+
 /* A test program's subcommands: `prog CMD ARGS...` runs the one named CMD,
  * which needs at least `args` arguments. */
 struct subcmd {

@@ -118,20 +118,6 @@ static void status_line(const char *who, int st)
 		line("%s: status %#x", who, st);
 }
 
-static int xopen(const char *p, int flags)
-{
-	int fd = open(p, flags, 0644);
-	if (fd < 0)
-		die("open %s: %s", p, strerror(errno));
-	return fd;
-}
-
-static off_t fsize(int fd)
-{
-	struct stat st;
-	return fstat(fd, &st) == 0 ? st.st_size : -1;
-}
-
 static off_t path_size(const char *p)
 {
 	struct stat st;

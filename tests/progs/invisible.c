@@ -113,20 +113,6 @@ static void catch_segv(void)
 	sigaction(SIGBUS, &sa, NULL);
 }
 
-static int xopen(const char *p, int flags)
-{
-	int fd = open(p, flags, 0644);
-	if (fd < 0)
-		die("open %s: %s", p, strerror(errno));
-	return fd;
-}
-
-static off_t fsize(int fd)
-{
-	struct stat st;
-	return fstat(fd, &st) == 0 ? st.st_size : -1;
-}
-
 /* Reads fd to EOF in 64 KiB chunks into buf (if not NULL, at least the
  * file's size), prints the total and a digest. */
 static ssize_t read_all(int fd, unsigned char *buf, const char *what)
