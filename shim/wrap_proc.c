@@ -117,17 +117,25 @@ static void before_limit(pid_t pid, rlimit_resource resource, const struct rlimi
 	}
 }
 
-SHIM_EXPORT int setrlimit(rlimit_resource resource, const struct rlimit *rl)
+/* Sanitizer runtimes call setrlimit while they initialise, before the
+ * shadow memory instrumented code needs exists: no instrumentation here, and
+ * nothing else done unless it is RLIMIT_FSIZE. */
+#define UNINSTRUMENTED __attribute__((no_sanitize("address", "undefined", "thread")))
+
+UNINSTRUMENTED SHIM_EXPORT int setrlimit(rlimit_resource resource, const struct rlimit *rl)
 {
-	before_limit(0, resource, rl);
+	if (resource == RLIMIT_FSIZE)
+		before_limit(0, resource, rl);
 	if (!real.setrlimit)
 		return (int)SYS(SYS_prlimit64, 0, resource, rl, NULL);
 	return real.setrlimit(resource, rl);
 }
 
-SHIM_EXPORT int prlimit(pid_t pid, rlimit_resource resource, const struct rlimit *rl, struct rlimit *old)
+UNINSTRUMENTED SHIM_EXPORT int prlimit(pid_t pid, rlimit_resource resource, const struct rlimit *rl,
+					struct rlimit *old)
 {
-	before_limit(pid, resource, rl);
+	if (resource == RLIMIT_FSIZE)
+		before_limit(pid, resource, rl);
 	if (!real.prlimit)
 		return (int)SYS(SYS_prlimit64, pid, resource, rl, old);
 	return real.prlimit(pid, resource, rl, old);
