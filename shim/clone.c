@@ -133,72 +133,29 @@ long clone_extent_limit(off_t size)
 	return (long)(size / AUTO_EXTENT_BYTES) + 1;
 }
 
-bool clone_source_dense(int sfd, off_t size, long *extents, void *buf, size_t buflen)
+/*
+ * Walks fd's extents over [from, to) with FIEMAP_FLAG_SYNC (XFS shows
+ * extents under writeback as unwritten; a buffered write over a shared
+ * extent is copied on write only at writeback). True if they cover it with
+ * no gap, none has a flag in `bad` and each has every flag in `need`.
+ * Counts them in *count, and gives up past `limit` (0: none).
+ */
+static bool extents_cover(int fd, off_t from, off_t to, unsigned bad, unsigned need, long limit,
+			  long *count, void *buf, size_t buflen)
 {
 	/* The caller's buffer, not our stack: wrappers must fit a 16 KiB
 	 * thread stack or an 8 KiB signal stack. */
 	struct k_fiemap *fm = buf;
 	unsigned batch = (unsigned)((buflen - sizeof(*fm)) / sizeof(struct k_fiemap_extent));
-	off_t pos = 0;
-	long count = 0;
-	int saved = errno;
-	bool ok = true;
-	long limit = clone_extent_limit(size);
-	while (pos < size) {
-		memset(fm, 0, sizeof(*fm));
-		fm->fm_start = (uint64_t)pos;
-		fm->fm_length = (uint64_t)(size - pos);
-		fm->fm_extent_count = batch;
-		/* Flush first: XFS shows extents under writeback as unwritten. The
-		 * clone would flush the source anyway. */
-		fm->fm_flags = K_FIEMAP_FLAG_SYNC;
-		if (raw_ioctl(sfd, K_FS_IOC_FIEMAP, fm) != 0 || fm->fm_mapped_extents == 0) {
-			ok = false;
-			break;
-		}
-		bool last = false;
-		for (unsigned i = 0; i < fm->fm_mapped_extents; i++) {
-			struct k_fiemap_extent *x = &fm->fm_extents[i];
-			if ((off_t)x->fe_logical > pos || (x->fe_flags & K_FIEMAP_EXTENT_UNWRITTEN)) {
-				ok = false;  /* a hole, or preallocated space that reads as zeros */
-				break;
-			}
-			pos = (off_t)(x->fe_logical + x->fe_length);
-			count++;
-			if (x->fe_flags & K_FIEMAP_EXTENT_LAST)
-				last = true;
-			if (pos >= size)
-				break;
-		}
-		if (!ok || (last && pos < size)) {
-			ok = false;
-			break;
-		}
-		/* Stop counting early: walking 262,144 extents costs 0.7 s. */
-		if (limit > 0 && count > limit) {
-			ok = false;
-			break;
-		}
-	}
-	errno = saved;
-	*extents = count;
-	return ok;
-}
-
-bool clone_range_shared(int fd, off_t from, off_t to, void *buf, size_t buflen)
-{
-	struct k_fiemap *fm = buf;
-	unsigned batch = (unsigned)((buflen - sizeof(*fm)) / sizeof(struct k_fiemap_extent));
 	off_t pos = from;
 	int saved = errno;
 	bool ok = true;
+	*count = 0;
 	while (ok && pos < to) {
 		memset(fm, 0, sizeof(*fm));
 		fm->fm_start = (uint64_t)pos;
 		fm->fm_length = (uint64_t)(to - pos);
 		fm->fm_extent_count = batch;
-		/* Flush first: a buffered write over a shared extent is unshared
-		 * (copied on write) only when it is written back. */
 		fm->fm_flags = K_FIEMAP_FLAG_SYNC;
 		if (raw_ioctl(fd, K_FS_IOC_FIEMAP, fm) != 0 || fm->fm_mapped_extents == 0) {
 			ok = false;
@@ -206,18 +163,35 @@ bool clone_range_shared(int fd, off_t from, off_t to, void *buf, size_t buflen)
 		}
 		for (unsigned i = 0; i < fm->fm_mapped_extents && pos < to; i++) {
 			struct k_fiemap_extent *x = &fm->fm_extents[i];
-			/* The extent holding pos may start before it (a block
-			 * boundary); a gap is a hole nobody shares. */
-			if ((off_t)x->fe_logical > pos || !(x->fe_flags & K_FIEMAP_EXTENT_SHARED) ||
-			    (x->fe_flags & (K_FIEMAP_EXTENT_UNWRITTEN | K_FIEMAP_EXTENT_DELALLOC))) {
+			/* The extent holding pos may start before it; one that
+			 * starts after it leaves a hole. */
+			if ((off_t)x->fe_logical > pos || (x->fe_flags & bad) || (x->fe_flags & need) != need) {
 				ok = false;
 				break;
 			}
 			pos = (off_t)(x->fe_logical + x->fe_length);
+			++*count;
 			if ((x->fe_flags & K_FIEMAP_EXTENT_LAST) && pos < to)
 				ok = false;
 		}
+		/* Stop counting early: walking 262,144 extents costs 0.7 s. */
+		if (limit > 0 && *count > limit)
+			ok = false;
 	}
 	errno = saved;
 	return ok;
+}
+
+bool clone_source_dense(int sfd, off_t size, long *extents, void *buf, size_t buflen)
+{
+	/* No hole, no preallocated space that reads as zeros. */
+	return extents_cover(sfd, 0, size, K_FIEMAP_EXTENT_UNWRITTEN, 0, clone_extent_limit(size), extents,
+			     buf, buflen);
+}
+
+bool clone_range_shared(int fd, off_t from, off_t to, void *buf, size_t buflen)
+{
+	long n;
+	return extents_cover(fd, from, to, K_FIEMAP_EXTENT_UNWRITTEN | K_FIEMAP_EXTENT_DELALLOC,
+			     K_FIEMAP_EXTENT_SHARED, 0, &n, buf, buflen);
 }

@@ -21,19 +21,16 @@ exact=$SHIM_PROGS/exact
 # destination) to DIR/out.NAME, with DIR/ and the .plain/.shim suffixes cut
 # from paths, then "exit N".
 ex_run() {
-	local name=$1 dir=$2 a
+	local name=$1 dir=$2 named
 	shift 2
-	local args=()
-	for a in "$@"; do
-		args+=("${a//\{\}/$name}")
-	done
+	named_args "$name" "$@"
 	local t=${SHIM_TEST_TIMEOUT:-60}
 	local pre=()
 	if [ "$name" = shim ]; then
 		rm -f "$dir/trace"
 		pre=(strace -f -qq -e trace=ioctl -o "$dir/trace" env LD_PRELOAD="$SHIM_LIB")
 	fi
-	{ timeout "$t" "${pre[@]}" "$exact" "${args[@]}"; echo "exit $?"; } 2>&1 |
+	{ timeout "$t" "${pre[@]}" "$exact" "${named[@]}"; echo "exit $?"; } 2>&1 |
 		sed -e "s#$dir/##g" -e "s#\\.$name\\b##g" > "$dir/out.$name"
 	if [ "$name" = shim ]; then
 		clones=$(count_clones "$dir/trace")

@@ -226,3 +226,14 @@ need_clone_fs() {
 	need_fs T_XFS T_BTRFS
 	clone_fs=("$T_XFS" "$T_BTRFS")
 }
+
+# named_args NAME ARGS...: ARGS with every "{}" replaced by NAME (plain or
+# shim: the run's own file names), in the array $named.
+named_args() {
+	local name=$1 a
+	shift
+	named=()
+	for a in "$@"; do
+		named+=("${a//\{\}/$name}")
+	done
+}

@@ -20,16 +20,12 @@ all_fs() {
 # Stdout goes through a pipe: a regular file as stdout would itself be a
 # candidate destination for the shim. The exit status is the last line.
 run_inv() {
-	local name=$1 out=$2 a
+	local name=$1 out=$2 named
 	shift 2
-	local args=()
-	for a in "$@"; do
-		args+=("${a//\{\}/$name}")
-	done
-	if [ "$name" = shim ]; then
-		args=(env LD_PRELOAD="$SHIM_LIB" "${args[@]}")
-	fi
-	{ timeout "${SHIM_TEST_TIMEOUT:-30}" "${args[@]}"; echo "exit $?"; } 2>&1 | cat > "$out"
+	named_args "$name" "$@"
+	local pre=()
+	[ "$name" = shim ] && pre=(env LD_PRELOAD="$SHIM_LIB")
+	{ timeout "${SHIM_TEST_TIMEOUT:-30}" "${pre[@]}" "${named[@]}"; echo "exit $?"; } 2>&1 | cat > "$out"
 }
 
 # inv_diff DIR ARGS...: `invisible ARGS...` (or `$inv_prog ARGS...`) plain
