@@ -146,7 +146,7 @@ check-asan:
 # TSan: the sanitizer's runtime calls mmap/open/read while it initialises,
 # reaching our wrappers before it can run instrumented code; so only the
 # logic (where races would be) is instrumented, not the interposition layer.
-TSAN_LOGIC := shim/copy.c shim/gate.c shim/clone.c shim/fdtab.c
+TSAN_LOGIC := shim/copy.c shim/window.c shim/gate.c shim/clone.c shim/fdtab.c
 build/tsan/libreflink-shim.so: $(LIB_SRCS) $(HDRS) $(B)/shim.map $(B)/aliases.flags
 	@mkdir -p build/tsan/obj
 	for f in $(LIB_SRCS); do \

@@ -18,7 +18,7 @@
  *          file the program has written hi bytes into.
  *
  * Verification never reads D (its clone is not in the page cache): it
- * compares with S through a window of S's bytes, which is valid only while
+ * compares with S through a window of S's bytes (window.c), valid only while
  * S has not changed since the clone. S's ctime is taken before the clone
  * and re-checked after the clone and after every refill of the window;
  * the kernel updates ctime on every data change (multigrain timestamps
@@ -49,10 +49,8 @@
 #include "stats.h"
 #include "sys.h"
 #include "umem.h"
+#include "window.h"
 
-#define WIN_CAP (1u << 20)   /* bytes of S held for comparison */
-#define SCRATCH_CAP (64u << 10) /* program bytes copied in, when not vetted (umem.h) */
-#define PATH_CAP 4096        /* PATH_MAX: a closed source's name */
 #define PROBE_LEN 4096       /* first comparison before reading a whole window */
 #define MAX_CANDIDATES 8
 
@@ -64,22 +62,15 @@ struct copy {
 	int ndest, nalias;   /* program fds that write D / read D separately */
 	int owner;           /* pid that armed it */
 	int dpriv;           /* private dup of D, so we can settle after D is gone */
-	int sfd;             /* the program's fd we read S through, -1 if none */
-	int sbypath;         /* sfd closed: S is read by name (spath) for each refill */
-	unsigned slockgen;   /* copy_lock_gen when the program closed S */
-	dev_t ddev, sdev;
-	ino_t dino, sino;
-	struct timespec dctime, sctime;
+	dev_t ddev;
+	ino_t dino;
+	struct timespec dctime;
 	struct timespec dmtime;  /* D's mtime after the clone */
-	off_t ssize, hi;
+	off_t hi;
 	int touched;         /* writes accepted after the arming one */
 	struct timespec wts; /* when the last accepted write would have stamped D */
-	unsigned char *win;  /* WIN_CAP bytes of S, then the scratch, then spath */
-	unsigned char *scratch;
-	char *spath;
-	off_t winoff;
-	size_t winlen;
 	long blksize;        /* D's filesystem block size, once copy_file_range asked */
+	struct source src;   /* S as cloned, and the window of its bytes */
 };
 
 int copies_active;
@@ -118,7 +109,7 @@ static struct copy *copy_alloc(void)
 		for (int i = 0; i < CHUNK; i++) {
 			pthread_mutex_init(&chunk[i].lock, NULL);
 			/* Never fd 0: a fork child closes every record's dpriv. */
-			chunk[i].dpriv = chunk[i].sfd = -1;
+			chunk[i].dpriv = chunk[i].src.fd = -1;
 			chunk[i].next_free = pool_free;
 			pool_free = &chunk[i];
 			chunk[i].next_all = pool_all;
@@ -128,27 +119,20 @@ static struct copy *copy_alloc(void)
 	struct copy *c = pool_free;
 	pool_free = c->next_free;
 	pool_release();
-	if (!c->win) {
-		void *w = mmap(NULL, WIN_CAP + SCRATCH_CAP + PATH_CAP, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (w == MAP_FAILED) {
-			pool_acquire();
-			c->next_free = pool_free;
-			pool_free = c;
-			pool_release();
-			return NULL;
-		}
-		c->win = w;
-		c->scratch = c->win + WIN_CAP;
-		c->spath = (char *)c->scratch + SCRATCH_CAP;
+	if (!source_map(&c->src)) {
+		pool_acquire();
+		c->next_free = pool_free;
+		pool_free = c;
+		pool_release();
+		return NULL;
 	}
 	/* FOR_EACH_COPY reads `active` without the lock to skip idle records. */
 	__atomic_store_n(&c->active, 0, __ATOMIC_RELAXED);
 	c->ndest = c->nalias = c->touched = 0;
-	c->dpriv = c->sfd = -1;
-	c->sbypath = 0;
-	c->hi = c->ssize = 0;
-	c->winlen = 0;
+	c->dpriv = c->src.fd = -1;
+	c->src.bypath = 0;
+	c->hi = c->src.size = 0;
+	window_forget(&c->src);
 	return c;
 }
 
@@ -163,21 +147,31 @@ static void copy_free(struct copy *c)
 #define FOR_EACH_COPY(c) \
 	for (struct copy *c = __atomic_load_n(&pool_all, __ATOMIC_ACQUIRE); c; c = c->next_all)
 
-/* ---- small helpers over the real calls ---- */
-
-static int xfstat(int fd, struct stat *st)
+/*
+ * A copy armed by this process and not settled: the only kind anything
+ * acts on. A fork child inherits copies of its parent's records (and
+ * settles none of them: they are the parent's); a vfork child shares them.
+ */
+static bool live(const struct copy *c)
 {
-	return real.fstat ? real.fstat(fd, st) : (int)SYS(SYS_fstat, fd, st);
+	return c->active && c->owner == shim_pid;
 }
+
+/*
+ * Whether the running process is the one the records belong to: not a
+ * vfork child sharing our memory, nor a child made without the fork
+ * handlers (_Fork, raw clone). A system call: never on a fast path.
+ */
+static bool pid_is_ours(void)
+{
+	return (int)SYS(SYS_getpid) == shim_pid;
+}
+
+/* ---- small helpers over the real calls ---- */
 
 static off_t xlseek(int fd, off_t off, int whence)
 {
 	return real.lseek(fd, off, whence);
-}
-
-static bool same_ts(struct timespec a, struct timespec b)
-{
-	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
 static size_t iov_total(const struct iovec *iov, int cnt)
@@ -191,7 +185,6 @@ static size_t iov_total(const struct iovec *iov, int cnt)
 	return n;
 }
 
-static bool source_unchanged(struct copy *c, int sfd);
 static int privs_open;  /* private fds currently held */
 
 /*
@@ -240,163 +233,6 @@ static void close_private(int fd)
 	__atomic_sub_fetch(&privs_open, 1, __ATOMIC_RELAXED);
 }
 
-/* ---- a source the program has closed, read again by name ---- */
-
-/*
- * Writes "/proc/self/fd/N" into buf (32 bytes) and reads the link into
- * path (PATH_CAP bytes). False for a file that has no name any more.
- */
-static bool fd_path(int fd, char *path)
-{
-	char link[32] = "/proc/self/fd/", digits[12];
-	int k = 0, i = 14;
-	unsigned u = (unsigned)fd;
-	do
-		digits[k++] = (char)('0' + u % 10);
-	while ((u /= 10) && k < 11);
-	while (k)
-		link[i++] = digits[--k];
-	link[i] = 0;
-	long n = SYS(SYS_readlinkat, AT_FDCWD, link, path, PATH_CAP - 1);
-	if (n <= 0 || path[0] != '/')
-		return false;
-	path[n] = 0;
-	static const char deleted[] = " (deleted)";
-	size_t d = sizeof(deleted) - 1;
-	return !((size_t)n >= d && memcmp(path + n - d, deleted, d) == 0);
-}
-
-/*
- * Opens the regular file (dev, ino) at path for our own reading, if the
- * name still leads to it, and no POSIX lock was taken since `lockgen`
- * (closing our fd would drop the process's POSIX locks on the file; the
- * program's own close of S dropped every one it had, so none can exist
- * unless taken since). The caller closes it before its wrapper returns:
- * no fd of ours outlives the program's last fd on S.
- */
-static int open_by_name(const char *path, dev_t dev, ino_t ino, unsigned lockgen)
-{
-	struct stat st;
-	if (__atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE) != lockgen)
-		return -1;
-	/* Look before opening: the name may now lead to a FIFO or a device,
-	 * whose open has effects of its own. */
-	if (SYS(SYS_newfstatat, AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-	    st.st_dev != dev || st.st_ino != ino)
-		return -1;
-	int fd = (int)SYS(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -1;
-	if (xfstat(fd, &st) != 0 || st.st_dev != dev || st.st_ino != ino) {
-		SYS(SYS_close, fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Reads up to WIN_CAP (or `want`) bytes of S at `at` into the window. With
- * sfd < 0, S is opened by name, checked unchanged and closed again. */
-static ssize_t refill(struct copy *c, int sfd, off_t at, size_t want)
-{
-	size_t cap = want < WIN_CAP ? want : WIN_CAP;
-	if (c->ssize - at < (off_t)cap)
-		cap = (size_t)(c->ssize - at);
-	size_t got = 0;
-	c->winlen = 0;
-	int s = sfd;
-	if (s < 0 && (!c->sbypath || (s = open_by_name(c->spath, c->sdev, c->sino, c->slockgen)) < 0))
-		return -1;
-	while (got < cap) {
-		ssize_t r = real.pread(s, c->win + got, cap - got, at + (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	if (sfd < 0) {
-		bool unchanged = source_unchanged(c, s);
-		SYS(SYS_close, s);
-		if (!unchanged)
-			return -1;
-	}
-	c->winoff = at;
-	c->winlen = got;
-	return (ssize_t)got;
-}
-
-/*
- * Compares k program bytes at p with k bytes of the window at w: in place
- * when the kernel has just vetted them, else through copies that cannot
- * fault. False when they differ or cannot all be read (the program's own
- * write then meets EFAULT or a short count, as without us).
- */
-static bool same_bytes(struct copy *c, const unsigned char *p, const unsigned char *w, size_t k)
-{
-	/* A program buffer freed and mapped again as our window would compare
-	 * equal to itself, where the kernel says EFAULT. */
-	uintptr_t lo = (uintptr_t)p, wlo = (uintptr_t)c->win, whi = wlo + WIN_CAP + SCRATCH_CAP + PATH_CAP;
-	if (lo < whi && lo + k > wlo)
-		return false;
-	if (umem_is_vetted(p, k))
-		return memcmp(p, w, k) == 0;
-	while (k) {
-		size_t m = k < SCRATCH_CAP ? k : SCRATCH_CAP;
-		if (!umem_read(c->scratch, p, m) || memcmp(c->scratch, w, m) != 0)
-			return false;
-		p += m;
-		w += m;
-		k -= m;
-	}
-	return true;
-}
-
-/*
- * Compares the n bytes of iov with S[pos, pos + n) through the window.
- * Returns true when equal. *refilled tells the caller to re-check S.
- */
-static bool verify(struct copy *c, int sfd, off_t pos, const struct iovec *iov, int cnt, size_t n,
-		   size_t first_read, bool *refilled)
-{
-	size_t done = 0, ioff = 0;
-	int i = 0;
-	while (done < n) {
-		while (i < cnt && ioff == iov[i].iov_len) {
-			i++;
-			ioff = 0;
-		}
-		const unsigned char *p = (const unsigned char *)iov[i].iov_base + ioff;
-		size_t want = iov[i].iov_len - ioff;
-		if (want > n - done)
-			want = n - done;
-		off_t at = pos + (off_t)done;
-		if (!(c->winlen && at >= c->winoff && at < c->winoff + (off_t)c->winlen)) {
-			if (at >= c->ssize)
-				return false;
-			*refilled = true;
-			if (refill(c, sfd, at, first_read ? first_read : WIN_CAP) <= 0)
-				return false;
-			first_read = 0;
-		}
-		size_t k = (size_t)(c->winoff + (off_t)c->winlen - at);
-		if (k > want)
-			k = want;
-		if (!same_bytes(c, p, c->win + (at - c->winoff), k))
-			return false;
-		ioff += k;
-		done += k;
-	}
-	return true;
-}
-
-/* S is still the file we cloned and has not changed since. */
-static bool source_unchanged(struct copy *c, int sfd)
-{
-	struct stat st;
-	return sfd >= 0 && xfstat(sfd, &st) == 0 && st.st_dev == c->sdev && st.st_ino == c->sino &&
-	       st.st_size == c->ssize && same_ts(st.st_ctim, c->sctime);
-}
-
 /*
  * Whether the program's fd still refers to D (else the fd was closed and
  * reused behind our back) and nothing we did not see changed D since the
@@ -407,7 +243,7 @@ enum dest_state { DEST_OK, DEST_REUSED, DEST_CHANGED };
 static enum dest_state dest_check(struct copy *c, int fd)
 {
 	struct stat st;
-	if (xfstat(fd, &st) != 0 || st.st_dev != c->ddev || st.st_ino != c->dino)
+	if (real_fstat(fd, &st) != 0 || st.st_dev != c->ddev || st.st_ino != c->dino)
 		return DEST_REUSED;
 	return same_ts(st.st_ctim, c->dctime) ? DEST_OK : DEST_CHANGED;
 }
@@ -421,15 +257,15 @@ static void settle_owned(struct copy *c, const char *why, int pid)
 		return;
 	__atomic_store_n(&c->active, 0, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&copies_active, 1, __ATOMIC_RELAXED);
-	c->winlen = 0;
-	if (c->hi >= c->ssize)
-		stats_cloned(c->ssize);
+	window_forget(&c->src);
+	if (c->hi >= c->src.size)
+		stats_cloned(c->src.size);
 	else
 		stats_not_cloned(WHY_DIFFERED, 0);
 	if (c->dpriv < 0)
 		return;
 	struct stat st;
-	if (xfstat(c->dpriv, &st) != 0 || st.st_dev != c->ddev || st.st_ino != c->dino)
+	if (real_fstat(c->dpriv, &st) != 0 || st.st_dev != c->ddev || st.st_ino != c->dino)
 		return;
 	int saved = errno;
 	off_t keep = c->hi;
@@ -437,22 +273,22 @@ static void settle_owned(struct copy *c, const char *why, int pid)
 	bool punched = false;
 	/* [hi, end) is what the clone put there and nobody else wrote if it is
 	 * still shared with S; past S's end everything is someone else's. */
-	off_t end = st.st_size < c->ssize ? st.st_size : c->ssize;
+	off_t end = st.st_size < c->src.size ? st.st_size : c->src.size;
 	/* A truncation inside S's range zeroes the rest of its last block,
 	 * which unshares that block: only whole blocks below it are looked at. */
 	off_t chk = end;
-	if (st.st_size < c->ssize && st.st_blksize > 0)
+	if (st.st_size < c->src.size && st.st_blksize > 0)
 		chk -= chk % st.st_blksize;
 	bool tail_shared = others && (chk <= c->hi ||
-				      clone_range_shared(c->dpriv, c->hi, chk, c->scratch, SCRATCH_CAP));
-	if (tail_shared && st.st_size != c->ssize) {
+				      clone_range_shared(c->dpriv, c->hi, chk, c->src.scratch, SCRATCH_CAP));
+	if (tail_shared && st.st_size != c->src.size) {
 		/* Someone resized D (truncate) or wrote only past S's end: what
 		 * the program never wrote below that is a hole to it; their size
 		 * stays. */
 		/* To S's end, past a new EOF too: a hole, as a plain truncate
 		 * leaves it (XFS keeps copy-on-write blocks around the EOF block
 		 * it zeroed). */
-		off_t pend = c->ssize;
+		off_t pend = c->src.size;
 		if (end <= c->hi || real.fallocate(c->dpriv, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 						    c->hi, pend - c->hi) == 0) {
 			keep = st.st_size > keep ? st.st_size : keep;
@@ -495,6 +331,18 @@ static void settle_locked(struct copy *c, const char *why)
 	settle_owned(c, why, (int)SYS(SYS_getpid));
 }
 
+/* c is live and D is as we left it. A D changed behind our back, or an fd
+ * no longer on D, settles the copy first: from then on the kernel answers. */
+static bool live_unchanged(struct copy *c, int fd)
+{
+	if (!live(c))
+		return false;
+	if (dest_check(c, fd) == DEST_OK)
+		return true;
+	settle_locked(c, "destination changed behind our back");
+	return false;
+}
+
 static void close_privates_locked(struct copy *c)
 {
 	if (c->dpriv >= 0)
@@ -534,6 +382,44 @@ static struct copy *lock_entry(int fd, uintptr_t ent)
 		return NULL;
 	}
 	return c;
+}
+
+/*
+ * The frame every operation on copies runs in: errno saved (our own calls
+ * must leave no trace in it) and the gate entered (gate.h: signals
+ * blocked, no cancellation, fork waits for us). frame_leave undoes both.
+ */
+struct frame {
+	struct gate_ctx g;
+	int err;
+};
+
+static void frame_enter(struct frame *f)
+{
+	f->err = errno;
+	gate_enter(&f->g);
+}
+
+static void frame_leave(struct frame *f)
+{
+	gate_leave(&f->g);
+	errno = f->err;
+}
+
+/* Enters the frame and locks the copy fd's entry `ent` points to; NULL when
+ * the entry changed meanwhile (the frame is entered either way). */
+static struct copy *frame_lock(struct frame *f, int fd, uintptr_t ent)
+{
+	frame_enter(f);
+	return lock_entry(fd, ent);
+}
+
+/* Unlocks c, if frame_lock gave one, and leaves the frame. */
+static void frame_unlock(struct frame *f, struct copy *c)
+{
+	if (c)
+		pthread_mutex_unlock(&c->lock);
+	frame_leave(f);
 }
 
 static void forget_fd(int fd, uintptr_t ent, const char *why)
@@ -593,7 +479,7 @@ static void stash_remember(int fd)
 	if (!stash_trylock())
 		return;
 	__atomic_store_n(&stash.full, 0, __ATOMIC_RELAXED);
-	if (fd_path(fd, stash.path) && xfstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (source_path(fd, stash.path) && real_fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		stash.hint = fd_get_hint(fd);
 		stash.dev = st.st_dev;
 		stash.ino = st.st_ino;
@@ -604,7 +490,7 @@ static void stash_remember(int fd)
 }
 
 /*
- * Empties the slot; when it held a source, copies its name into c->spath
+ * Empties the slot; when it held a source, copies its name into c->src.path
  * (where a copy cloned from it keeps it) and its identity into *rec.
  */
 struct stashed {
@@ -621,8 +507,8 @@ static bool stash_take(struct copy *c, struct stashed *rec)
 	bool got = __atomic_load_n(&stash.full, __ATOMIC_RELAXED);
 	if (got) {
 		size_t n = strnlen(stash.path, PATH_CAP - 1);
-		memcpy(c->spath, stash.path, n);
-		c->spath[n] = 0;
+		memcpy(c->src.path, stash.path, n);
+		c->src.path[n] = 0;
 		rec->hint = stash.hint;
 		rec->dev = stash.dev;
 		rec->ino = stash.ino;
@@ -652,7 +538,7 @@ struct dest_info {
 /* D qualifies: empty regular file, writable, not appending, at offset 0. */
 static uintptr_t judge_dest(int fd, off_t off, struct dest_info *d)
 {
-	if (xfstat(fd, &d->st) != 0 || !S_ISREG(d->st.st_mode))
+	if (real_fstat(fd, &d->st) != 0 || !S_ISREG(d->st.st_mode))
 		return FD_PLAIN;
 	if (d->st.st_size != 0)
 		return FD_REG_DONE;
@@ -693,7 +579,7 @@ static bool ctime_settled(int s, struct stat *st)
 		if (!res.tv_nsec && (SYS(SYS_clock_getres, CLOCK_REALTIME_COARSE, &res) != 0 || !res.tv_nsec))
 			res.tv_nsec = 4000000;
 		SYS(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &res, NULL);
-		if (xfstat(s, st) != 0)
+		if (real_fstat(s, st) != 0)
 			return false;
 	}
 	return false;
@@ -704,7 +590,7 @@ enum source_verdict { SRC_NO, SRC_SMALL, SRC_NO_CLONE, SRC_OK };
 
 static enum source_verdict judge_source(int fd, const struct dest_info *d, int s, size_t n, struct stat *st)
 {
-	if (xfstat(s, st) != 0 || !S_ISREG(st->st_mode))
+	if (real_fstat(s, st) != 0 || !S_ISREG(st->st_mode))
 		return SRC_NO;
 	if (st->st_size < (off_t)n || st->st_size == 0)
 		return SRC_NO;
@@ -763,7 +649,7 @@ static void not_cloned(int fd, int s, enum why_not why)
 static bool source_layout_ok(struct copy *c, int s, off_t size)
 {
 	long extents;
-	if (clone_source_dense(s, size, &extents, c->scratch, SCRATCH_CAP))
+	if (clone_source_dense(s, size, &extents, c->src.scratch, SCRATCH_CAP))
 		return true;
 	shim_log("skip-layout", s, extents, "source has holes, preallocation or too many extents");
 	return false;
@@ -779,10 +665,10 @@ static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, c
 	 * write: a thread giving up fd numbers (release_privates) must not
 	 * settle a copy whose first write is not counted yet. */
 	pthread_mutex_lock(&c->lock);
-	c->sdev = sst->st_dev;
-	c->sino = sst->st_ino;
-	c->ssize = sst->st_size;
-	c->sctime = sst->st_ctim;
+	c->src.dev = sst->st_dev;
+	c->src.ino = sst->st_ino;
+	c->src.size = sst->st_size;
+	c->src.ctime = sst->st_ctim;
 	c->dpriv = dup_private(fd);
 	if (c->dpriv < 0) {
 		pthread_mutex_unlock(&c->lock);
@@ -795,7 +681,7 @@ static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, c
 		 * (OpenZFS documents this): empty again before the program's
 		 * write goes through. */
 		struct stat dst;
-		if (xfstat(fd, &dst) != 0 || dst.st_size != 0) {
+		if (real_fstat(fd, &dst) != 0 || dst.st_size != 0) {
 			real.ftruncate(fd, 0);
 			shim_log("clone-undone", fd, 0, "a failed clone left data");
 		}
@@ -809,7 +695,7 @@ static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, c
 		return false;
 	}
 	struct stat dst;
-	if (!source_unchanged(c, s) || xfstat(fd, &dst) != 0 || dst.st_size != c->ssize) {
+	if (!source_unchanged(&c->src, s) || real_fstat(fd, &dst) != 0 || dst.st_size != c->src.size) {
 		/* S changed while we compared or cloned: D must be empty again. */
 		real.ftruncate(fd, 0);
 		shim_log("clone-undone", fd, 0, "source changed during the clone");
@@ -827,7 +713,7 @@ static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, c
 	__atomic_store_n(&c->active, 1, __ATOMIC_RELAXED);
 	c->ndest = 1;
 	__atomic_add_fetch(&copies_active, 1, __ATOMIC_RELAXED);
-	shim_log("clone", fd, (long long)c->ssize, NULL);
+	shim_log("clone", fd, (long long)c->src.size, NULL);
 	return true;
 }
 
@@ -862,7 +748,7 @@ static bool other_fd_on(int fd, dev_t dev, ino_t ino)
 			if (k == fd || k == dir || e == FD_PLAIN || e == FD_PRIV)
 				continue;
 			struct stat st;
-			found = xfstat(k, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+			found = real_fstat(k, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 		}
 	}
 	SYS(SYS_close, dir);
@@ -933,7 +819,7 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 	int why_src = -1;
 	for (int i = 0; i < nc; i++) {
 		int s = cand[i];
-		if (s == STASHED && (s = stashed = open_by_name(c->spath, rec.dev, rec.ino, rec.lockgen)) < 0)
+		if (s == STASHED && (s = stashed = source_open_by_name(c->src.path, rec.dev, rec.ino, rec.lockgen)) < 0)
 			continue;
 		struct stat sst;
 		enum source_verdict sv = judge_source(fd, &d, s, n, &sst);
@@ -941,12 +827,12 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 			continue;
 		if (sv == SRC_OK && !ctime_settled(s, &sst))
 			continue;
-		c->ssize = sst.st_size;
-		c->winlen = 0;
+		c->src.size = sst.st_size;
+		window_forget(&c->src);
 		bool refilled = false;
 		/* A cheap look at the first page before the layout check (which
 		 * flushes S) and before reading a whole window. */
-		if (!verify(c, s, 0, iov, cnt, n < PROBE_LEN ? n : PROBE_LEN, PROBE_LEN, &refilled))
+		if (!window_verify(&c->src, s, 0, iov, cnt, n < PROBE_LEN ? n : PROBE_LEN, PROBE_LEN, &refilled))
 			continue;
 		if (sv != SRC_OK) {
 			if (why == WHY_COUNT) {
@@ -960,8 +846,8 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 			why_src = s;
 			continue;
 		}
-		c->winlen = 0;
-		if (!verify(c, s, 0, iov, cnt, n, 0, &refilled)) {
+		window_forget(&c->src);
+		if (!window_verify(&c->src, s, 0, iov, cnt, n, 0, &refilled)) {
 			why = WHY_DIFFERED;
 			why_src = s;
 			continue;
@@ -977,10 +863,10 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 		}
 		if (s == stashed) {
 			/* From now on S is read by name, for each window. */
-			c->sbypath = 1;
-			c->slockgen = rec.lockgen;
+			c->src.bypath = 1;
+			c->src.lockgen = rec.lockgen;
 		} else {
-			c->sfd = s;
+			c->src.fd = s;
 			mark_source(s);
 		}
 		if (stashed >= 0)
@@ -1064,7 +950,7 @@ static void judge_without_source(int fd, uintptr_t ent, bool small_copy)
 	}
 	struct stat st;
 	int saved = errno;
-	if (xfstat(fd, &st) == 0)
+	if (real_fstat(fd, &st) == 0)
 		fd_cas(fd, FD_UNKNOWN, S_ISREG(st.st_mode) ? FD_REG_DONE : FD_PLAIN);
 	errno = saved;
 }
@@ -1083,9 +969,8 @@ ssize_t copy_write(int fd, uintptr_t ent, const struct iovec *iov, int cnt, off_
 	/* write() is a cancellation point even when we answer it: a pending
 	 * deferred cancel acts here, as it would on entering the kernel. */
 	pthread_testcancel();
-	ERRNO_SAVE;
-	struct gate_ctx g;
-	gate_enter(&g);
+	struct frame f;
+	frame_enter(&f);
 	ssize_t ret = 0;
 	enum dest_state ds;
 retry:
@@ -1113,7 +998,7 @@ retry:
 			ent = fd_get(fd);
 			goto retry;
 		}
-		if (!c->active || c->owner != shim_pid) {
+		if (!live(c)) {
 			/* settled: an ordinary file now */
 		} else if (fd_is_alias(ent)) {
 			settle_locked(c, "write through a second descriptor");
@@ -1126,9 +1011,9 @@ retry:
 		} else {
 			off_t pos = off >= 0 ? off : c->hi;
 			bool refilled = false;
-			if (pos != c->hi || c->hi + (off_t)n > c->ssize ||
-			    !verify(c, c->sfd, pos, iov, cnt, n, 0, &refilled) ||
-			    (refilled && c->sfd >= 0 && !source_unchanged(c, c->sfd))) {
+			if (pos != c->hi || c->hi + (off_t)n > c->src.size ||
+			    !window_verify(&c->src, c->src.fd, pos, iov, cnt, n, 0, &refilled) ||
+			    (refilled && c->src.fd >= 0 && !source_unchanged(&c->src, c->src.fd))) {
 				settle_locked(c, pos != c->hi ? "write elsewhere" : "data differs");
 			} else {
 				c->touched = 1;
@@ -1138,8 +1023,7 @@ retry:
 		pthread_mutex_unlock(&c->lock);
 	}
 out:
-	gate_leave(&g);
-	ERRNO_RESTORE;
+	frame_leave(&f);
 	return ret;
 }
 
@@ -1190,7 +1074,7 @@ static bool pos_writable(off_t *offp, off_t pos)
  */
 static size_t transfer_len(struct copy *c, int out, size_t len, bool cfr)
 {
-	off_t left = c->ssize - c->hi;
+	off_t left = c->src.size - c->hi;
 	size_t n = len < (size_t)SHIM_MAX_RW ? len : (size_t)SHIM_MAX_RW;
 	if ((off_t)n >= left)
 		return (size_t)left;
@@ -1211,9 +1095,8 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 	uintptr_t ent = wait_not_busy(out);
 	if (ent & FD_PASS_WRITE)
 		return 0;
-	ERRNO_SAVE;
-	struct gate_ctx g;
-	gate_enter(&g);
+	struct frame f;
+	frame_enter(&f);
 	ssize_t ret = 0;
 	if (fd_unjudged(ent)) {
 		if (!fd_cas(out, ent, FD_BUSY))
@@ -1247,7 +1130,7 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 			not_cloned(out, in, WHY_SHARED);
 		}
 		if (layout_ok && do_clone(c, out, &d, in, &sst)) {
-			c->sfd = in;  /* c is locked by do_clone */
+			c->src.fd = in;  /* c is locked by do_clone */
 			size_t n = transfer_len(c, out, len, cfr);
 			fd_put(out, (uintptr_t)c);
 			if (advance(in, inoff, (off_t)n, (off_t)n) && advance(out, outoff, (off_t)n, (off_t)n)) {
@@ -1268,14 +1151,14 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 		struct copy *c = lock_entry(out, ent);
 		if (!c)
 			goto out;
-		if (c->active && c->owner == shim_pid) {
+		if (live(c)) {
 			struct stat st;
 			off_t inpos, outpos = c->hi;
 			if (!pos_of(in, inoff, &inpos) || (outoff && !umem_read(&outpos, outoff, sizeof(outpos))) ||
 			    !pos_writable(inoff, inpos) || !pos_writable(outoff, outpos)) {
 				settle_locked(c, "bad offset pointer");
-			} else if (fd_is_alias(ent) || dest_check(c, out) != DEST_OK || xfstat(in, &st) != 0 ||
-			    st.st_dev != c->sdev || st.st_ino != c->sino || !source_unchanged(c, in) ||
+			} else if (fd_is_alias(ent) || dest_check(c, out) != DEST_OK || real_fstat(in, &st) != 0 ||
+			    st.st_dev != c->src.dev || st.st_ino != c->src.ino || !source_unchanged(&c->src, in) ||
 			    inpos != c->hi || outpos != c->hi) {
 				settle_locked(c, "transfer differs");
 			} else {
@@ -1298,8 +1181,7 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 		pthread_mutex_unlock(&c->lock);
 	}
 out:
-	gate_leave(&g);
-	ERRNO_RESTORE;
+	frame_leave(&f);
 	return ret;
 }
 
@@ -1311,7 +1193,7 @@ static void note_read(int fd, uintptr_t ent, const void *buf, bool *vet)
 {
 	if (ent == FD_UNKNOWN) {
 		struct stat st;
-		if (xfstat(fd, &st) != 0)
+		if (real_fstat(fd, &st) != 0)
 			return;
 		if (!S_ISREG(st.st_mode)) {
 			fd_cas(fd, FD_UNKNOWN, FD_PLAIN);
@@ -1341,24 +1223,16 @@ size_t copy_read_begin(int fd, uintptr_t ent, size_t n, off_t off, const void *b
 	}
 	if (buf)
 		fd_hint(fd, buf);
-	ERRNO_SAVE;
-	struct gate_ctx g;
-	gate_enter(&g);
-	struct copy *c = lock_entry(fd, ent);
-	if (c) {
-		if (c->active && c->owner == shim_pid && dest_check(c, fd) != DEST_OK) {
-			settle_locked(c, "destination changed behind our back");
-		} else if (c->active && c->owner == shim_pid) {
-			off_t pos = off >= 0 ? off : xlseek(fd, 0, SEEK_CUR);
-			if (pos >= c->hi)
-				n = 0;
-			else if ((off_t)n > c->hi - pos)
-				n = (size_t)(c->hi - pos);
-		}
-		pthread_mutex_unlock(&c->lock);
+	struct frame f;
+	struct copy *c = frame_lock(&f, fd, ent);
+	if (c && live_unchanged(c, fd)) {
+		off_t pos = off >= 0 ? off : xlseek(fd, 0, SEEK_CUR);
+		if (pos >= c->hi)
+			n = 0;
+		else if ((off_t)n > c->hi - pos)
+			n = (size_t)(c->hi - pos);
 	}
-	gate_leave(&g);
-	ERRNO_RESTORE;
+	frame_unlock(&f, c);
 	return n;
 }
 
@@ -1367,51 +1241,43 @@ off_t copy_lseek(int fd, uintptr_t ent, off_t off, int whence, bool *handled)
 	*handled = false;
 	if (!fd_is_copy(ent) || whence == SEEK_SET || whence == SEEK_CUR)
 		return 0;
-	ERRNO_SAVE;
-	struct gate_ctx g;
-	gate_enter(&g);
 	off_t ret = 0;
 	int err = 0;
-	struct copy *c = lock_entry(fd, ent);
-	if (c) {
-		if (c->active && c->owner == shim_pid && dest_check(c, fd) != DEST_OK) {
-			/* changed by someone else: from now on the kernel answers */
-			settle_locked(c, "destination changed behind our back");
-		} else if (c->active && c->owner == shim_pid) {
-			*handled = true;
-			/* [0, hi) is dense (the source had no holes), EOF is at hi.
-			 * Errors as the kernel's: an offset that overflows or ends
-			 * negative is EINVAL. */
-			if (whence == SEEK_END) {
-				if ((off > 0 && c->hi > INT64_MAX - off) || c->hi + off < 0)
-					err = EINVAL;
-				else
-					ret = xlseek(fd, c->hi + off, SEEK_SET);
-			} else if (whence == SEEK_DATA || whence == SEEK_HOLE) {
-				if (off >= c->hi) {
-					err = ENXIO;
-				} else if (off >= 0) {
-					ret = xlseek(fd, whence == SEEK_DATA ? off : c->hi, SEEK_SET);
-				} else {
-					/* What a negative offset means is the
-					 * filesystem's (XFS: ENXIO; btrfs: from 0,
-					 * though its SEEK_DATA also says ENXIO once
-					 * the data is written back): ask it where the
-					 * first hole is, and answer from [0, hi). */
-					ret = xlseek(fd, off, SEEK_HOLE);
-					if (ret < 0)
-						err = errno;
-					else
-						ret = xlseek(fd, whence == SEEK_DATA ? 0 : c->hi, SEEK_SET);
-				}
+	struct frame f;
+	struct copy *c = frame_lock(&f, fd, ent);
+	/* Once D was changed by someone else, the kernel answers. */
+	if (c && live_unchanged(c, fd)) {
+		*handled = true;
+		/* [0, hi) is dense (the source had no holes), EOF is at hi.
+		 * Errors as the kernel's: an offset that overflows or ends
+		 * negative is EINVAL. */
+		if (whence == SEEK_END) {
+			if ((off > 0 && c->hi > INT64_MAX - off) || c->hi + off < 0)
+				err = EINVAL;
+			else
+				ret = xlseek(fd, c->hi + off, SEEK_SET);
+		} else if (whence == SEEK_DATA || whence == SEEK_HOLE) {
+			if (off >= c->hi) {
+				err = ENXIO;
+			} else if (off >= 0) {
+				ret = xlseek(fd, whence == SEEK_DATA ? off : c->hi, SEEK_SET);
 			} else {
-				*handled = false;
+				/* What a negative offset means is the filesystem's
+				 * (XFS: ENXIO; btrfs: from 0, though its SEEK_DATA
+				 * also says ENXIO once the data is written back):
+				 * ask it where the first hole is, and answer from
+				 * [0, hi). */
+				ret = xlseek(fd, off, SEEK_HOLE);
+				if (ret < 0)
+					err = errno;
+				else
+					ret = xlseek(fd, whence == SEEK_DATA ? 0 : c->hi, SEEK_SET);
 			}
+		} else {
+			*handled = false;
 		}
-		pthread_mutex_unlock(&c->lock);
 	}
-	gate_leave(&g);
-	ERRNO_RESTORE;
+	frame_unlock(&f, c);
 	if (err) {
 		errno = err;
 		ret = -1;
@@ -1419,23 +1285,30 @@ off_t copy_lseek(int fd, uintptr_t ent, off_t off, int whence, bool *handled)
 	return ret;
 }
 
+/* With c locked: whether c is the live copy into (dev, ino); if so, what a
+ * stat of D needs: hi, the last accepted write's time, and D's mtime and
+ * ctime after the clone. */
+static bool written_of(struct copy *c, dev_t dev, ino_t ino, off_t *hi, struct timespec ts[3])
+{
+	if (!live(c) || c->ddev != dev || c->dino != ino)
+		return false;
+	*hi = c->hi;
+	ts[0] = c->wts, ts[1] = c->dmtime, ts[2] = c->dctime;
+	return true;
+}
+
+/* The fd's own copy first, then (a stat by path, a second fd) any. */
 static bool written_size(int fd, dev_t dev, ino_t ino, off_t *hi, struct timespec ts[3])
 {
 	bool found = false;
-	struct gate_ctx g;
-	gate_enter(&g);
-	if (fd >= 0) {
-		uintptr_t ent = fd_get(fd);
-		if (fd_is_copy(ent)) {
-			struct copy *c = lock_entry(fd, ent);
-			if (c) {
-				if (c->active && c->owner == shim_pid && c->ddev == dev && c->dino == ino) {
-					*hi = c->hi;
-					ts[0] = c->wts, ts[1] = c->dmtime, ts[2] = c->dctime;
-					found = true;
-				}
-				pthread_mutex_unlock(&c->lock);
-			}
+	struct frame f;
+	frame_enter(&f);
+	uintptr_t ent = fd >= 0 ? fd_get(fd) : FD_UNKNOWN;
+	if (fd_is_copy(ent)) {
+		struct copy *c = lock_entry(fd, ent);
+		if (c) {
+			found = written_of(c, dev, ino, hi, ts);
+			pthread_mutex_unlock(&c->lock);
 		}
 	}
 	if (!found && __atomic_load_n(&copies_active, __ATOMIC_RELAXED)) {
@@ -1443,17 +1316,13 @@ static bool written_size(int fd, dev_t dev, ino_t ino, off_t *hi, struct timespe
 			if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
 				continue;
 			pthread_mutex_lock(&c->lock);
-			if (c->active && c->owner == shim_pid && c->ddev == dev && c->dino == ino) {
-				*hi = c->hi;
-				ts[0] = c->wts, ts[1] = c->dmtime, ts[2] = c->dctime;
-				found = true;
-			}
+			found = written_of(c, dev, ino, hi, ts);
 			pthread_mutex_unlock(&c->lock);
 			if (found)
 				break;
 		}
 	}
-	gate_leave(&g);
+	frame_leave(&f);
 	return found;
 }
 
@@ -1461,8 +1330,8 @@ static bool written_size(int fd, dev_t dev, ino_t ino, off_t *hi, struct timespe
  * refresh, stats D as it then is into *refresh. */
 static void settle_file(dev_t dev, ino_t ino, const char *why, struct stat *refresh)
 {
-	struct gate_ctx g;
-	gate_enter(&g);
+	struct frame f;
+	frame_enter(&f);
 	FOR_EACH_COPY(c) {
 		if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
 			continue;
@@ -1471,11 +1340,11 @@ static void settle_file(dev_t dev, ino_t ino, const char *why, struct stat *refr
 			int dp = c->dpriv;
 			settle_locked(c, why);
 			if (refresh && dp >= 0)
-				xfstat(dp, refresh);
+				real_fstat(dp, refresh);
 		}
 		pthread_mutex_unlock(&c->lock);
 	}
-	gate_leave(&g);
+	frame_leave(&f);
 }
 
 /*
@@ -1559,16 +1428,11 @@ void copy_settle_fd(int fd, const char *why)
 	uintptr_t ent = fd_get(fd);
 	if (!fd_is_copy(ent))
 		return;
-	ERRNO_SAVE;
-	struct gate_ctx g;
-	gate_enter(&g);
-	struct copy *c = lock_entry(fd, ent);
-	if (c) {
+	struct frame f;
+	struct copy *c = frame_lock(&f, fd, ent);
+	if (c)
 		settle_locked(c, why);
-		pthread_mutex_unlock(&c->lock);
-	}
-	gate_leave(&g);
-	ERRNO_RESTORE;
+	frame_unlock(&f, c);
 }
 
 void copy_settle_path(int dirfd, const char *path, int flags, const char *why)
@@ -1584,7 +1448,7 @@ void copy_settle_path(int dirfd, const char *path, int flags, const char *why)
 
 void copy_settle_all(const char *why)
 {
-	if (!__atomic_load_n(&copies_active, __ATOMIC_RELAXED) || (int)SYS(SYS_getpid) != shim_pid)
+	if (!__atomic_load_n(&copies_active, __ATOMIC_RELAXED) || !pid_is_ours())
 		return;
 	FOR_EACH_COPY(c) {
 		if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
@@ -1631,7 +1495,7 @@ void copy_go_inert(void)
 	}
 	sigset_t saved;
 	gate_close(&saved);
-	if (!copy_inert && (int)SYS(SYS_getpid) == shim_pid) {
+	if (!copy_inert && pid_is_ours()) {
 		FOR_EACH_COPY(c) {
 			pthread_mutex_lock(&c->lock);
 			settle_locked(c, "seccomp");
@@ -1677,11 +1541,11 @@ static void drop_fd(int fd, const char *why)
 		if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
 			continue;
 		pthread_mutex_lock(&c->lock);
-		if (c->active && c->sfd == fd) {
-			c->sfd = -1;
-			c->sbypath = fd_path(fd, c->spath);
-			c->slockgen = __atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE);
-			if (!c->sbypath)
+		if (c->active && c->src.fd == fd) {
+			c->src.fd = -1;
+			c->src.bypath = source_path(fd, c->src.path);
+			c->src.lockgen = __atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE);
+			if (!c->src.bypath)
 				settle_locked(c, "source closed");
 		}
 		pthread_mutex_unlock(&c->lock);
@@ -1711,14 +1575,12 @@ void copy_fd_closing(int fd)
 		fd_reset(fd);
 		return;
 	}
-	ERRNO_SAVE;
-	struct gate_ctx g;
-	gate_enter(&g);
+	struct frame f;
+	frame_enter(&f);
 	/* A vfork child shares our memory: its closes are not the parent's. */
-	if ((int)SYS(SYS_getpid) == shim_pid)
+	if (pid_is_ours())
 		drop_fd(fd, "close");
-	gate_leave(&g);
-	ERRNO_RESTORE;
+	frame_leave(&f);
 }
 
 void copy_fd_opened(int fd, int flags)
@@ -1732,17 +1594,16 @@ void copy_fd_opened(int fd, int flags)
 		fd_reset(fd);
 		return;
 	}
-	ERRNO_SAVE;
-	struct gate_ctx g;
-	gate_enter(&g);
+	struct frame f;
+	frame_enter(&f);
 	/* In a vfork child (which shares our memory) leave the parent's table be. */
-	if ((int)SYS(SYS_getpid) == shim_pid) {
+	if (pid_is_ours()) {
 		if (fd_is_copy(ent))
 			forget_fd(fd, ent, "descriptor reused behind our back");
 		fd_put(fd, FD_UNKNOWN);
 		fd_reset(fd);
 		struct stat st;
-		if (active && xfstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (active && real_fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 			FOR_EACH_COPY(c) {
 				if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED))
 					continue;
@@ -1759,18 +1620,16 @@ void copy_fd_opened(int fd, int flags)
 			}
 		}
 	}
-	gate_leave(&g);
-	ERRNO_RESTORE;
+	frame_leave(&f);
 }
 
 void copy_fd_duped(int oldfd, int newfd)
 {
 	if ((unsigned)newfd >= fd_limit() || oldfd == newfd)
 		return;
-	ERRNO_SAVE;
-	struct gate_ctx g;
-	gate_enter(&g);
-	if ((int)SYS(SYS_getpid) == shim_pid || !__atomic_load_n(&copies_active, __ATOMIC_RELAXED)) {
+	struct frame f;
+	frame_enter(&f);
+	if (pid_is_ours() || !__atomic_load_n(&copies_active, __ATOMIC_RELAXED)) {
 		drop_fd(newfd, "replaced by dup");
 		uintptr_t ent = wait_not_busy(oldfd);
 		if (fd_is_copy(ent)) {
@@ -1789,8 +1648,7 @@ void copy_fd_duped(int oldfd, int newfd)
 			fd_set_size(newfd, fd_get_size(oldfd));
 		}
 	}
-	gate_leave(&g);
-	ERRNO_RESTORE;
+	frame_leave(&f);
 }
 
 /* ---- our private fds ---- */
@@ -1807,11 +1665,10 @@ void copy_fd_duped(int oldfd, int newfd)
 static void release_privates(unsigned first, unsigned last, const char *why)
 {
 	/* A vfork child shares our records: its fd games are not its parent's. */
-	if (!__atomic_load_n(&privs_open, __ATOMIC_RELAXED) || (int)SYS(SYS_getpid) != shim_pid)
+	if (!__atomic_load_n(&privs_open, __ATOMIC_RELAXED) || !pid_is_ours())
 		return;
-	ERRNO_SAVE;
-	struct gate_ctx g;
-	gate_enter(&g);
+	struct frame f;
+	frame_enter(&f);
 	FOR_EACH_COPY(c) {
 		pthread_mutex_lock(&c->lock);
 		if (c->dpriv >= 0 && (unsigned)c->dpriv >= first && (unsigned)c->dpriv <= last &&
@@ -1821,8 +1678,7 @@ static void release_privates(unsigned first, unsigned last, const char *why)
 		}
 		pthread_mutex_unlock(&c->lock);
 	}
-	gate_leave(&g);
-	ERRNO_RESTORE;
+	frame_leave(&f);
 }
 
 /* Whether one of our fds is numbered first..last (a table scan, no lock). */
@@ -1853,7 +1709,7 @@ static void claim_numbers(struct gate_ctx *g, unsigned first, unsigned last, con
 		priv_release();
 		release_privates(first, last, why);
 		priv_acquire();
-		if ((int)SYS(SYS_getpid) != shim_pid)
+		if (!pid_is_ours())
 			break;  /* a vfork child cannot release its parent's */
 	}
 }
@@ -1919,7 +1775,7 @@ bool copy_fds_exhausted(void)
 void copy_fds_closing_range(unsigned first, unsigned last)
 {
 	int top = __atomic_load_n(&fdtab_top, __ATOMIC_RELAXED);
-	if (!fd_limit() || (int)SYS(SYS_getpid) != shim_pid)
+	if (!fd_limit() || !pid_is_ours())
 		return;  /* inert, or a vfork child (posix_spawn's close_range) */
 	ERRNO_SAVE;
 	for (unsigned fd = first; fd <= last && (int)fd <= top && fd < fd_limit(); fd++) {

@@ -2,11 +2,45 @@
  * copy.h — copy detection: turning "this program is copying S into D" into
  * one FICLONE, and keeping everything the program observes unchanged.
  *
- * The wrappers call these only for fds whose fdtab entry is not FD_PLAIN or
- * FD_REG_DONE; each function either handles the call completely (sets
- * *handled and returns the call's result, errno as the real call would
- * leave it) or returns with *handled false, after which the wrapper makes
- * the real call. See docs/DESIGN.md for the state machine.
+ * The wrappers call these only for fds whose fdtab entry missed the fast
+ * path; each function either handles the call completely (sets *handled
+ * and returns the call's result, errno as the real call would leave it) or
+ * returns with *handled false, after which the wrapper makes the real call.
+ *
+ * THE STATE MACHINE (copy.c; why each rule holds: docs/DESIGN.md)
+ *
+ * Each fd has a state in the fd table (fdtab.h); a copy record (struct copy
+ * in copy.c) is free, armed or settled. The events that move them, and the
+ * function that makes each move (tests/docs.bats checks these names exist):
+ *
+ *   from          event                                   to                 where
+ *   fd UNKNOWN    first read, a regular file              REG_READ: a        note_read
+ *                                                         possible source
+ *   fd UNKNOWN    first read or write, not a regular file PLAIN              note_read,
+ *                                                                            judge_without_source
+ *   fd unjudged   first write, no source read worth one   REG_DONE           judge_without_source
+ *   fd unjudged   first write: claimed while judged       BUSY               copy_write, copy_transfer
+ *   fd BUSY       empty D at 0, bytes equal a source's,   copy ARMED, fd     arm_write, do_clone,
+ *                 S unchanged, cloned                     points to it       accept_write
+ *   fd BUSY       anything else                           REG_DONE / PLAIN   arm_write, judge_dest
+ *   copy ARMED    write at hi equal to S's bytes there    ARMED, hi += n     copy_write, accept_write,
+ *                                                                            copy_transfer
+ *   copy ARMED    read, lseek, stat of D                  ARMED: answered    copy_read_begin, copy_lseek,
+ *                                                         as cut at hi       copy_fix_stat
+ *   copy ARMED    any other write to D; D changed by      SETTLED: D cut     settle_owned (through
+ *                 someone else; a call we do not          to hi, an          settle_locked,
+ *                 emulate; exit, exec, fork, seccomp      ordinary file      copy_settle_fd, ...)
+ *   copy ARMED    the program closes S                    ARMED, S read by   drop_fd
+ *                                                         name (or SETTLED)
+ *   fd on a copy  close, dup2 over, reuse                 fd UNKNOWN; the    drop_fd, forget_fd,
+ *                                                         last one settles   detach_locked
+ *   copy          no fd refers to it                      free               release_if_unused
+ *   fd REG_READ   closed after being read whole           name in the stash  stash_remember
+ *
+ * Only a live copy (armed, by this process: live()) is ever acted on; a
+ * vfork child shares the records and a fork child inherits copies of them.
+ * Every operation runs in one frame (frame_enter/frame_lock): errno saved,
+ * signals blocked, cancellation off, the record locked.
  */
 #ifndef SHIM_COPY_H
 #define SHIM_COPY_H

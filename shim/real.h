@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "kernel.h"
+#include "sys.h"
 
 /* glibc declares the rlimit calls with an enum under _GNU_SOURCE. */
 #ifdef __GLIBC__
@@ -65,6 +66,13 @@ void real_init(void);
 
 /* true once real_init() has completed. */
 extern int real_ready;
+
+/* fstat as the kernel answers it: libc's, or the raw call before libc's
+ * functions are resolved. */
+static inline int real_fstat(int fd, struct stat *st)
+{
+	return real.fstat ? real.fstat(fd, st) : (int)SYS(SYS_fstat, fd, st);
+}
 
 #define REAL_READY() __atomic_load_n(&real_ready, __ATOMIC_ACQUIRE)
 

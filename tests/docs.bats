@@ -68,3 +68,29 @@ doc_commands() {
 	done
 	[ -z "$(find "$dest" -type f)" ]
 }
+
+# copy.h's state table names, for each move, the function that makes it and
+# the fd states involved: both must exist, or the table no longer matches.
+@test "copy.h's state table names functions and states that exist" {
+	local table
+	table=$(sed -n '/THE STATE MACHINE/,/Only a live copy/p' "$SHIM_TOP/shim/copy.h")
+	local col
+	col=$(printf '%s\n' "$table" | awk '/ from .* event .* to .* where/ { print index($0, "where"); exit }')
+	[ "$col" -gt 0 ]
+	local fns
+	fns=$(printf '%s\n' "$table" | sed -n '/ where$/,$p' | cut -c"$col"- | tr ',() ' '\n\n\n\n' |
+		grep -E '^[a-z]+(_[a-z]+)+$' | sort -u)
+	[ "$(printf '%s\n' "$fns" | wc -l)" -ge 15 ]
+	for f in $fns; do
+		grep -Eq "^[a-z].*[ *]$f\(" "$SHIM_TOP/shim/copy.c" ||
+			{ echo "copy.h names $f, which copy.c does not define"; return 1; }
+	done
+	local states
+	states=$(printf '%s\n' "$table" | grep -oE 'fd (UNKNOWN|[A-Z_]+)|(REG_[A-Z]+|PLAIN|BUSY)' |
+		sed 's/^fd //' | sort -u)
+	[ -n "$states" ]
+	for st in $states; do
+		grep -Eq "FD_$st = " "$SHIM_TOP/shim/fdtab.h" ||
+			{ echo "copy.h names state $st, which fdtab.h does not define"; return 1; }
+	done
+}

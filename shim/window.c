@@ -1,0 +1,181 @@
+/*
+ * window.c — a copy's source S and the window of its bytes (window.h).
+ *
+ * Everything here runs inside the copy module's gate, with the copy's
+ * record locked: no locking of its own. Program memory is only ever read
+ * through umem.h, so a bad pointer in a write costs a failed comparison
+ * (and the program's own write then meets EFAULT), never a fault here.
+ */
+#define _GNU_SOURCE
+#include "window.h"
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "copy.h"
+#include "real.h"
+#include "sys.h"
+#include "umem.h"
+
+#define MAP_LEN (WIN_CAP + SCRATCH_CAP + PATH_CAP)
+
+bool source_map(struct source *src)
+{
+	if (src->win)
+		return true;
+	void *w = mmap(NULL, MAP_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (w == MAP_FAILED)
+		return false;
+	src->win = w;
+	src->scratch = src->win + WIN_CAP;
+	src->path = (char *)src->scratch + SCRATCH_CAP;
+	return true;
+}
+
+/* Reads the link /proc/self/fd/N: no fd, no allocation. */
+bool source_path(int fd, char *path)
+{
+	char link[32] = "/proc/self/fd/", digits[12];
+	int k = 0, i = 14;
+	unsigned u = (unsigned)fd;
+	do
+		digits[k++] = (char)('0' + u % 10);
+	while ((u /= 10) && k < 11);
+	while (k)
+		link[i++] = digits[--k];
+	link[i] = 0;
+	long n = SYS(SYS_readlinkat, AT_FDCWD, link, path, PATH_CAP - 1);
+	if (n <= 0 || path[0] != '/')
+		return false;
+	path[n] = 0;
+	static const char deleted[] = " (deleted)";
+	size_t d = sizeof(deleted) - 1;
+	return !((size_t)n >= d && memcmp(path + n - d, deleted, d) == 0);
+}
+
+/*
+ * Closing our fd would drop the process's POSIX locks on the file; the
+ * program's own close of S dropped every one it had, so none can exist
+ * unless one was taken since `lockgen`: then we do not open S at all.
+ */
+int source_open_by_name(const char *path, dev_t dev, ino_t ino, unsigned lockgen)
+{
+	struct stat st;
+	if (__atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE) != lockgen)
+		return -1;
+	/* Look before opening: the name may now lead to a FIFO or a device,
+	 * whose open has effects of its own. */
+	if (SYS(SYS_newfstatat, AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_dev != dev || st.st_ino != ino)
+		return -1;
+	int fd = (int)SYS(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (real_fstat(fd, &st) != 0 || st.st_dev != dev || st.st_ino != ino) {
+		SYS(SYS_close, fd);
+		return -1;
+	}
+	return fd;
+}
+
+bool source_unchanged(const struct source *src, int sfd)
+{
+	struct stat st;
+	return sfd >= 0 && real_fstat(sfd, &st) == 0 && st.st_dev == src->dev && st.st_ino == src->ino &&
+	       st.st_size == src->size && same_ts(st.st_ctim, src->ctime);
+}
+
+/* Reads up to WIN_CAP (or `want`) bytes of S at `at` into the window. With
+ * sfd < 0, S is opened by name, checked unchanged and closed again. */
+static ssize_t refill(struct source *src, int sfd, off_t at, size_t want)
+{
+	size_t cap = want < WIN_CAP ? want : WIN_CAP;
+	if (src->size - at < (off_t)cap)
+		cap = (size_t)(src->size - at);
+	size_t got = 0;
+	src->winlen = 0;
+	int s = sfd;
+	if (s < 0 && (!src->bypath || (s = source_open_by_name(src->path, src->dev, src->ino, src->lockgen)) < 0))
+		return -1;
+	while (got < cap) {
+		ssize_t r = real.pread(s, src->win + got, cap - got, at + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	if (sfd < 0) {
+		bool unchanged = source_unchanged(src, s);
+		SYS(SYS_close, s);
+		if (!unchanged)
+			return -1;
+	}
+	src->winoff = at;
+	src->winlen = got;
+	return (ssize_t)got;
+}
+
+/*
+ * Compares k program bytes at p with k bytes of the window at w: in place
+ * when the kernel has just vetted them, else through copies that cannot
+ * fault. False when they differ or cannot all be read (the program's own
+ * write then meets EFAULT or a short count, as without us).
+ */
+static bool same_bytes(struct source *src, const unsigned char *p, const unsigned char *w, size_t k)
+{
+	/* A program buffer freed and mapped again as our window would compare
+	 * equal to itself, where the kernel says EFAULT. */
+	uintptr_t lo = (uintptr_t)p, wlo = (uintptr_t)src->win, whi = wlo + MAP_LEN;
+	if (lo < whi && lo + k > wlo)
+		return false;
+	if (umem_is_vetted(p, k))
+		return memcmp(p, w, k) == 0;
+	while (k) {
+		size_t m = k < SCRATCH_CAP ? k : SCRATCH_CAP;
+		if (!umem_read(src->scratch, p, m) || memcmp(src->scratch, w, m) != 0)
+			return false;
+		p += m;
+		w += m;
+		k -= m;
+	}
+	return true;
+}
+
+bool window_verify(struct source *src, int sfd, off_t pos, const struct iovec *iov, int cnt, size_t n,
+		   size_t first_read, bool *refilled)
+{
+	size_t done = 0, ioff = 0;
+	int i = 0;
+	while (done < n) {
+		while (i < cnt && ioff == iov[i].iov_len) {
+			i++;
+			ioff = 0;
+		}
+		const unsigned char *p = (const unsigned char *)iov[i].iov_base + ioff;
+		size_t want = iov[i].iov_len - ioff;
+		if (want > n - done)
+			want = n - done;
+		off_t at = pos + (off_t)done;
+		if (!(src->winlen && at >= src->winoff && at < src->winoff + (off_t)src->winlen)) {
+			if (at >= src->size)
+				return false;
+			*refilled = true;
+			if (refill(src, sfd, at, first_read ? first_read : WIN_CAP) <= 0)
+				return false;
+			first_read = 0;
+		}
+		size_t k = (size_t)(src->winoff + (off_t)src->winlen - at);
+		if (k > want)
+			k = want;
+		if (!same_bytes(src, p, src->win + (at - src->winoff), k))
+			return false;
+		ioff += k;
+		done += k;
+	}
+	return true;
+}
