@@ -15,6 +15,12 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 FRAME    ?= -Wframe-larger-than=1024
 # initial-exec TLS: no __tls_get_addr to import (shim/libc.c).
 LIBFLAGS := -std=gnu11 -fPIC -fvisibility=hidden -ftls-model=initial-exec -pthread $(WARN) $(FRAME)
+# aarch64: GCC's default outline atomics call helpers in libgcc whose
+# constructor imports getauxval (a lookup in every process start, and a
+# constructor before ours); inline LL/SC atomics run on every ARMv8.
+ifneq ($(filter aarch64%,$(shell $(CC) -dumpmachine)),)
+LIBFLAGS += -mno-outline-atomics
+endif
 B        := build
 
 SRCS := $(wildcard shim/*.c)
