@@ -15,6 +15,12 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 FRAME    ?= -Wframe-larger-than=1024
 # initial-exec TLS: no __tls_get_addr to import (shim/libc.c).
 LIBFLAGS := -std=gnu11 -fPIC -fvisibility=hidden -ftls-model=initial-exec -pthread $(WARN) $(FRAME)
+# aarch64: GCC's default outline atomics call helpers in libgcc whose
+# constructor imports getauxval (a lookup in every process start, and a
+# constructor before ours); inline LL/SC atomics run on every ARMv8.
+ifneq ($(filter aarch64%,$(shell $(CC) -dumpmachine)),)
+LIBFLAGS += -mno-outline-atomics
+endif
 B        := build
 
 SRCS := $(wildcard shim/*.c)
@@ -161,6 +167,18 @@ check-tsan: build/tsan/libreflink-shim.so
 	SHIM_SANITIZER=1 SHIM_TSAN=1 SHIM_BUILD=build/tsan TSAN_OPTIONS=halt_on_error=1:report_signal_unsafe=0 \
 	tests/run.sh tests/copy.bats tests/lifecycle.bats
 
+# The library cross-built for aarch64 and the copy and contract tests run
+# with aarch64 test programs under qemu-user (tests/aarch64.sh says how), on
+# loop XFS and btrfs. Root; installs the cross compiler and qemu if missing.
+# Here 90 s, build included (13 s), on 2 busy cores.
+AARCH64_CC   ?= aarch64-linux-gnu-gcc
+AARCH64_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
+check-aarch64:
+	@command -v $(AARCH64_CC) >/dev/null && [ -r /usr/lib/binfmt.d/qemu-aarch64.conf ] || \
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(AARCH64_PKGS) >/dev/null; }
+	$(MAKE) B=build/aarch64 CC=$(AARCH64_CC) all test-progs
+	SHIM_BUILD=build/aarch64 SHIM_RUNNER=tests/aarch64.sh tests/run.sh tests/copy.bats tests/contract.bats
+
 # CPython's file-I/O test suites, plain and under the shim (slow, root).
 check-python: all
 	tests/thirdparty.sh
@@ -168,4 +186,4 @@ check-python: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all test test-progs demo bench install uninstall clean musl check-asan check-tsan check-python
+.PHONY: all test test-progs demo bench install uninstall clean musl check-asan check-tsan check-aarch64 check-python

@@ -67,7 +67,8 @@ static bool excluded(const char *list)
 	if (!list || !*list)
 		return false;
 	char exe[256];
-	ssize_t n = SYS(SYS_readlink, "/proc/self/exe", exe, sizeof(exe) - 1);
+	/* readlinkat: arm64 (asm-generic) has no readlink system call */
+	ssize_t n = SYS(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = 0;
 	char *const *argv0 = elfsym_default("program_invocation_short_name");
 	const char *names[2] = { argv0 ? *argv0 : NULL, base_name(exe) };

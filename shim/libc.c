@@ -64,6 +64,11 @@ static void *bind_next(const struct elfsym_name *name, void **slot)
 
 FORWARD(int *, __errno_location, (void), ())
 FORWARD(int, memcmp, (const void *a, const void *b, size_t n), (a, b, n))
+/* Also called by the compiler, for copies and zeroing it does not inline:
+ * GCC on x86_64 inlines all of ours, on aarch64 it calls these (real_init's
+ * array, a name copy in copy.c). */
+FORWARD(void *, memcpy, (void *d, const void *s, size_t n), (d, s, n))
+FORWARD(void *, memset, (void *d, int c, size_t n), (d, c, n))
 FORWARD(size_t, strlen, (const char *s), (s))
 FORWARD(int, strncmp, (const char *a, const char *b, size_t n), (a, b, n))
 FORWARD(size_t, strnlen, (const char *s, size_t n), (s, n))

@@ -7,11 +7,17 @@ load helpers
 SZ=$((5 * 1024 * 1024 + 1234))   # unaligned tail on purpose
 
 # clones_whole FS OP...: a complete copy by OP... clones once and shares all.
+# umem=1 clones_whole ...: OP... has the shim read the program's memory with
+# process_vm_readv (an iovec array, an offset pointer, a buffer another
+# thread read into). qemu-user does not implement it (ENOSYS) and without it
+# the shim declines such a copy, as designed: under qemu (make check-aarch64,
+# SHIM_QEMU_USER=1) these may make no clone; the contract is checked as ever.
 clones_whole() {
 	local fs=$1; shift
 	local d; d=$(testdir "$fs")
 	mksrc "$d/src" $SZ
 	differential "$d" "$d/src" open=w "$@" close
+	[ "${umem:-0}" = 1 ] && [ "${SHIM_QEMU_USER:-0}" = 1 ] && [ "$clones" -eq 0 ] && return 0
 	[ "$clones" -eq 1 ] || { echo "$fs $*: $clones clone ioctls, want 1"; return 1; }
 	local shared; shared=$(shared_bytes "$d/shim")
 	[ "$shared" -eq $SZ ] || { echo "$fs $*: $shared of $SZ bytes shared"; return 1; }
@@ -37,15 +43,15 @@ clones_whole() {
 	need_clone_fs
 	for fs in "${clone_fs[@]}"; do
 		clones_whole "$fs" pcopy=64k
-		clones_whole "$fs" vcopy=128k
-		clones_whole "$fs" pvcopy=8k
+		umem=1 clones_whole "$fs" vcopy=128k
+		umem=1 clones_whole "$fs" pvcopy=8k
 	done
 }
 
 @test "reads and writes on different threads clone once" {
 	need_clone_fs
 	for fs in "${clone_fs[@]}"; do
-		clones_whole "$fs" threads=64k
+		umem=1 clones_whole "$fs" threads=64k
 	done
 }
 
@@ -54,7 +60,7 @@ clones_whole() {
 	for fs in "${clone_fs[@]}"; do
 		clones_whole "$fs" sendfile=16m         # busybox cp
 		clones_whole "$fs" sendfile=1m          # chunks
-		clones_whole "$fs" sendfileoff=8m       # Python shutil: count >= size
+		umem=1 clones_whole "$fs" sendfileoff=8m      # Python shutil: count >= size
 		clones_whole "$fs" sendfile=0x7ffff000  # Java Files.copy
 	done
 }
@@ -63,7 +69,7 @@ clones_whole() {
 	need_clone_fs
 	for fs in "${clone_fs[@]}"; do
 		clones_whole "$fs" cfr=128k
-		clones_whole "$fs" cfroff=1m
+		umem=1 clones_whole "$fs" cfroff=1m
 		clones_whole "$fs" cfr=0x7fffffffc0000000   # cat
 	done
 }
