@@ -31,12 +31,12 @@ $(B):
 # Only the interposed names are exported: the list comes from symbols.def.
 $(B)/shim.map: shim/symbols.def | $(B)
 	{ echo '{ global:'; \
-	  $(CC) -E -P -x c -D'SYM(n,r,p)=n;' -D'ALIAS(n,t)=n;' -D'OWN(n)=n;' $<; \
+	  $(CC) -E -P -x c -D'REQ(n,r,p,...)=n;' -D'OPT(n,r,p,...)=n;' -D'ALIAS(n,t)=n;' -D'OWN(n)=n;' $<; \
 	  echo 'local: *; };'; } > $@
 
 # The *64 names are the same functions on LP64: linker aliases.
 $(B)/aliases.flags: shim/symbols.def | $(B)
-	$(CC) -E -P -x c -D'SYM(n,r,p)=' -D'ALIAS(n,t)=-Wl,--defsym=n=t' -D'OWN(n)=' $< | tr -s ' \n' '  ' > $@
+	$(CC) -E -P -x c -D'REQ(n,r,p,...)=' -D'OPT(n,r,p,...)=' -D'ALIAS(n,t)=-Wl,--defsym=n=t' -D'OWN(n)=' $< | tr -s ' \n' '  ' > $@
 
 # -z now: no lazy binding, whose resolver saves every register on the stack
 # of whatever thread or signal handler first calls through the PLT.
