@@ -47,9 +47,9 @@ __attribute__((noreturn, cold)) static void missing(const struct elfsym_name *na
 static void *bind_next(const struct elfsym_name *name, void **slot)
 {
 	void *f = elfsym_next_one(name);
-	/* Nothing after us (dlopen()ed, or linked after libc): the C library
-	 * is before us. The wrappers then stay inert (init.c), but the
-	 * library itself must run. */
+	/* Nothing after us (we were dlopen()ed): the C library is before us.
+	 * The wrappers then stay inert (init.c), but the library itself
+	 * must run. */
 	if (!f)
 		f = elfsym_default(name->name);
 	if (!f)
