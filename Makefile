@@ -37,12 +37,12 @@ $(B):
 # Only the interposed names are exported: the list comes from symbols.def.
 $(B)/shim.map: shim/symbols.def | $(B)
 	{ echo '{ global:'; \
-	  $(CC) -E -P -x c -D'SYM(n,r,p)=n;' -D'ALIAS(n,t)=n;' -D'OWN(n)=n;' $<; \
+	  $(CC) -E -P -x c -D'REQ(n,r,p,...)=n;' -D'OPT(n,r,p,...)=n;' -D'ALIAS(n,t)=n;' -D'OWN(n)=n;' $<; \
 	  echo 'local: *; };'; } > $@
 
 # The *64 names are the same functions on LP64: linker aliases.
 $(B)/aliases.flags: shim/symbols.def | $(B)
-	$(CC) -E -P -x c -D'SYM(n,r,p)=' -D'ALIAS(n,t)=-Wl,--defsym=n=t' -D'OWN(n)=' $< | tr -s ' \n' '  ' > $@
+	$(CC) -E -P -x c -D'REQ(n,r,p,...)=' -D'OPT(n,r,p,...)=' -D'ALIAS(n,t)=-Wl,--defsym=n=t' -D'OWN(n)=' $< | tr -s ' \n' '  ' > $@
 
 # -z now: no lazy binding, whose resolver saves every register on the stack
 # of whatever thread or signal handler first calls through the PLT.
@@ -70,7 +70,7 @@ $(B)/examples/%: examples/%.c | $(B)
 # Alpine/musl containers: the same library built against musl, and a
 # musl-linked copier to test it with (tests/musl.bats).
 MUSL_CC ?= musl-gcc
-musl: $(B)/musl/libreflink-shim.so $(B)/musl/cp-rw
+musl: $(B)/musl/libreflink-shim.so $(B)/musl/cp-rw $(B)/musl/everycall
 
 $(B)/musl/libreflink-shim.so: $(LIB_SRCS) $(HDRS) shim/pad.ld $(B)/shim.map $(B)/aliases.flags
 	@mkdir -p $(B)/musl
@@ -80,6 +80,18 @@ $(B)/musl/libreflink-shim.so: $(LIB_SRCS) $(HDRS) shim/pad.ld $(B)/shim.map $(B)
 $(B)/musl/cp-rw: examples/cp-rw.c
 	@mkdir -p $(B)/musl
 	$(MUSL_CC) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $<
+
+# Every wrapped name called, directly and through syscall(), under glibc and
+# musl (tests/everycall.bats): the calls are generated from symbols.def.
+# (-ldl -lrt: dlsym and aio lived there before glibc 2.34.)
+EVERYCALL := tests/progs/everycall.c tests/progs/common.h shim/symbols.def shim/fallback.h shim/real.h shim/kernel.h
+$(B)/tests/everycall: $(EVERYCALL) | $(B)
+	@mkdir -p $(B)/tests
+	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -Ishim -pthread -o $@ $< -ldl -lrt
+
+$(B)/musl/everycall: $(EVERYCALL)
+	@mkdir -p $(B)/musl
+	$(MUSL_CC) $(CFLAGS) -std=gnu11 $(WARN) -Ishim -pthread -o $@ $< -ldl -lrt
 
 # Test helper programs (scenario copiers, checkers).
 TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c))

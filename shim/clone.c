@@ -54,7 +54,7 @@ void clone_forget_pair(dev_t sdev, dev_t ddev)
 
 static int raw_ioctl(int fd, unsigned long req, void *arg)
 {
-	return real.ioctl ? real.ioctl(fd, req, arg) : -1;
+	return real.ioctl(fd, req, arg);
 }
 
 /* Per-device verdict from fstatfs, cached in the same table with sdev == ddev

@@ -85,6 +85,14 @@ static void ready(void)
 {
 	if (cfg.disabled)
 		return;
+	real_init();
+	if (real_lacking) {
+		/* Not the C library we know, or none after us (we were
+		 * dlopen()ed): track nothing, pass every call through. */
+		shim_log("inert-libc-lacks", -1, 0, real_lacking);
+		fdtab_disable();
+		return;
+	}
 	struct rlimit rl;
 	if (SYS(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
 		/* High enough to stay out of the program's way, low enough not to
@@ -109,15 +117,8 @@ void shim_init(void)
 		once(&readied, ready);
 	real_init();
 	if (done(&readied) && REAL_READY()) {
-		/* The fast paths call these without a check (the _chk ones are
-		 * glibc's, and called only by programs built against it). */
-		if (real.read && real.write && real.pread && real.pwrite && real.readv &&
-		    real.writev && real.preadv && real.pwritev
-#ifdef __GLIBC__
-		    && real.__read_chk && real.__pread_chk
-#endif
-		)
-			fdtab_publish();
+		/* The fast paths call real.* without a check: none is NULL now. */
+		fdtab_publish();
 		__atomic_store_n(&shim_ready, 1, __ATOMIC_RELEASE);
 	}
 	errno = saved;

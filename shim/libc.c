@@ -11,8 +11,10 @@
  * stack) and calls it. The one bound is the next definition after ours, as
  * for the wrappers' real functions: the C library's, or that of a library
  * loaded after us that wraps it (a sanitizer runtime the program links).
- * A function missing from this list shows up as an import; tests/startup.bats
- * fails on any. elfsym.c calls none of them: binding one would recurse.
+ * Only if nothing after us has it (we were dlopen()ed) is the definition
+ * before us taken. A function missing from this list shows up as an
+ * import; tests/startup.bats fails on any. elfsym.c calls none of them:
+ * binding one would recurse.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,6 +47,11 @@ __attribute__((noreturn, cold)) static void missing(const struct elfsym_name *na
 static void *bind_next(const struct elfsym_name *name, void **slot)
 {
 	void *f = elfsym_next_one(name);
+	/* Nothing after us (we were dlopen()ed): the C library is before us.
+	 * The wrappers then stay inert (init.c), but the library itself
+	 * must run. */
+	if (!f)
+		f = elfsym_default(name->name);
 	if (!f)
 		missing(name);
 	__atomic_store_n(slot, f, __ATOMIC_RELAXED);

@@ -3,10 +3,10 @@
  *
  * `real.read(...)` calls libc's read, never our wrapper: the definition
  * dlsym(RTLD_NEXT, "read") would return. Pointers are resolved once, by
- * real_init() at the first wrapper call (ENSURE_INIT). A pointer that could
- * not be resolved (a libc without that symbol, e.g. musl without closefrom)
- * stays NULL and its wrapper falls back to the raw system call or to
- * ENOSYS, as the libc would.
+ * real_init() at the first wrapper call (ENSURE_INIT). Where the C library
+ * has no such symbol (musl has no closefrom), the pointer is the symbol's
+ * fallback from symbols.def: the raw system call, or ENOSYS, as a C library
+ * would answer. So after ENSURE_INIT no pointer is NULL.
  */
 #ifndef SHIM_REAL_H
 #define SHIM_REAL_H
@@ -48,11 +48,13 @@ struct file_handle;
 struct utimbuf;
 
 struct real_fns {
-#define SYM(name, ret, params) ret(*name) params;
+#define REQ(name, ret, params, ...) ret(*name) params;
+#define OPT REQ
 #define ALIAS(name, target)
 #define OWN(name)
 #include "symbols.def"
-#undef SYM
+#undef REQ
+#undef OPT
 #undef ALIAS
 #undef OWN
 };
@@ -63,6 +65,11 @@ extern struct real_fns real __attribute__((visibility("hidden")));
 /* Resolves every pointer in `real`. Idempotent, thread-safe and
  * async-signal-safe. */
 void real_init(void);
+
+/* After real_init(): NULL, or the first required name (REQ in symbols.def)
+ * the lookup did not find: not the C library we know, so the library stays
+ * inert. */
+extern const char *real_lacking;
 
 /* true once real_init() has completed. */
 extern int real_ready;

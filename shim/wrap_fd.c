@@ -8,7 +8,6 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdarg.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "copy.h"
@@ -17,7 +16,6 @@
 #include "kernel.h"
 #include "real.h"
 #include "shim.h"
-#include "sys.h"
 #include "umem.h"
 
 static inline bool needs_mode(int flags)
@@ -73,8 +71,6 @@ SHIM_EXPORT int open(const char *path, int flags, ...)
 {
 	ENSURE_INIT();
 	mode_t mode = OPEN_MODE(flags, flags);
-	if (unlikely(!real.open))
-		return (int)SYS(SYS_openat, AT_FDCWD, path, flags, mode);
 	return opened(ALLOC_FD(real.open(path, flags, mode)), flags);
 }
 
@@ -88,8 +84,6 @@ SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
 	ENSURE_INIT();
 	mode_t mode = OPEN_MODE(flags, flags);
-	if (unlikely(!real.openat))
-		return (int)SYS(SYS_openat, dirfd, path, flags, mode);
 	DIRFD_GUARD(dirfd, path);
 	return opened(ALLOC_FD(real.openat(dirfd, path, flags, mode)), flags);
 }
@@ -117,8 +111,6 @@ SHIM_EXPORT int open_by_handle_at(int mountfd, struct file_handle *h, int flags)
 SHIM_EXPORT int close(int fd)
 {
 	ENSURE_INIT();
-	if (unlikely(!real.close))
-		return (int)SYS(SYS_close, fd);
 	PRIV_GUARD(fd, -1);  /* not the program's: as if it were not open */
 	copy_fd_closing(fd);
 	return real.close(fd);
@@ -173,8 +165,6 @@ SHIM_EXPORT int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	if (unlikely(!real.fcntl))
-		return (int)SYS(SYS_fcntl, fd, cmd, arg);
 	PRIV_GUARD(fd, -1);
 	switch (cmd) {
 	case F_DUPFD:

@@ -14,7 +14,6 @@
 #define _GNU_SOURCE
 #include <limits.h>
 #include <sys/sendfile.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -23,7 +22,6 @@
 #include "init.h"
 #include "real.h"
 #include "shim.h"
-#include "sys.h"
 #include "umem.h"
 
 /*
@@ -72,8 +70,6 @@ SLOW static ssize_t read_slow(int fd, void *buf, size_t n)
 		return -1;
 	if (m == 0 && n)
 		return 0;
-	if (unlikely(!real.read))  /* re-entered from our own initialisation */
-		return SYS(SYS_read, fd, buf, m);
 	return read_end(buf, real.read(fd, buf, m), vet);
 }
 
@@ -114,8 +110,6 @@ SLOW static ssize_t pread_slow(int fd, void *buf, size_t n, off_t off)
 		return -1;
 	if (m == 0 && n)
 		return 0;
-	if (unlikely(!real.pread))
-		return SYS(SYS_pread64, fd, buf, m, off);
 	return read_end(buf, real.pread(fd, buf, m, off), vet);
 }
 
@@ -238,8 +232,6 @@ static bool writev_hook(int fd, const struct iovec *iov, int cnt, off_t off, ssi
 SLOW static ssize_t write_slow(int fd, const void *buf, size_t n)
 {
 	ENSURE_INIT();
-	if (unlikely(!real.write))  /* re-entered from our own initialisation */
-		return SYS(SYS_write, fd, buf, n);
 	struct iovec v = { (void *)buf, n };
 	ssize_t r;
 	if (write_hook(fd, &v, 1, -1, &r))

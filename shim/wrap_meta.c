@@ -14,7 +14,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <utime.h>
 #include <unistd.h>
@@ -25,7 +24,6 @@
 #include "kernel.h"
 #include "real.h"
 #include "shim.h"
-#include "sys.h"
 #include "umem.h"
 
 /* glibc declares these paths nonnull, but programs do pass NULL (Linux
@@ -52,8 +50,6 @@ SHIM_EXPORT off_t lseek(int fd, off_t off, int whence)
 {
 	ENSURE_INIT();
 	PRIV_GUARD(fd, -1);
-	if (unlikely(!real.lseek))
-		return SYS(SYS_lseek, fd, off, whence);
 	uintptr_t e = fd_get(fd);
 	if (unlikely(fd_is_copy(e))) {
 		bool handled;
@@ -104,8 +100,6 @@ SHIM_EXPORT int fstat(int fd, struct stat *st)
 {
 	ENSURE_INIT();
 	PRIV_GUARD(fd, -1);
-	if (unlikely(!real.fstat))
-		return (int)SYS(SYS_fstat, fd, st);
 	int r = real.fstat(fd, st);
 	if (r == 0 && unlikely(any_copy()))
 		copy_fix_stat(fd, st);
@@ -142,8 +136,7 @@ SHIM_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
 SHIM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
 {
 	ENSURE_INIT();
-	int r = real.statx ? real.statx(dirfd, path, flags, mask, stx)
-			   : (int)SYS(SYS_statx, dirfd, path, flags, mask, stx);
+	int r = real.statx(dirfd, path, flags, mask, stx);
 	if (r == 0 && unlikely(any_copy()))
 		copy_fix_statx((flags & AT_EMPTY_PATH) && path && !*path ? dirfd : -1, stx);
 	return r;
@@ -283,8 +276,6 @@ SHIM_EXPORT int ioctl(int fd, ioctl_req_t req, ...)
 	va_start(ap, req);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	if (unlikely(!real.ioctl))
-		return (int)SYS(SYS_ioctl, fd, req, arg);
 	settle_fd(fd, "ioctl");
 	/* Cloning from a destination would copy what the program has not written. */
 	struct k_clone_range range;
@@ -302,8 +293,6 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 		PRIV_GUARD(fd, MAP_FAILED);
 	if (flags & MAP_FIXED)  /* replaces whatever was mapped there */
 		umem_unvet();
-	if (unlikely(!real.mmap))
-		return (void *)SYS(SYS_mmap, addr, len, prot, flags, fd, off);
 	if (fd >= 0 && !(flags & MAP_ANONYMOUS))
 		settle_fd(fd, "mmap");
 	return real.mmap(addr, len, prot, flags, fd, off);
@@ -317,8 +306,6 @@ SHIM_EXPORT int munmap(void *addr, size_t len)
 {
 	ENSURE_INIT();
 	umem_unvet();
-	if (unlikely(!real.munmap))
-		return (int)SYS(SYS_munmap, addr, len);
 	return real.munmap(addr, len);
 }
 
@@ -326,8 +313,6 @@ SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
 {
 	ENSURE_INIT();
 	umem_unvet();
-	if (unlikely(!real.mprotect))
-		return (int)SYS(SYS_mprotect, addr, len, prot);
 	return real.mprotect(addr, len, prot);
 }
 
@@ -339,8 +324,6 @@ SHIM_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...
 	va_end(ap);
 	ENSURE_INIT();
 	umem_unvet();
-	if (unlikely(!real.mremap))
-		return (void *)SYS(SYS_mremap, old, oldlen, newlen, flags, new_addr);
 	return real.mremap(old, oldlen, newlen, flags, new_addr);
 }
 
@@ -348,7 +331,5 @@ SHIM_EXPORT int madvise(void *addr, size_t len, int advice)
 {
 	ENSURE_INIT();
 	umem_unvet();  /* guard pages (MADV_GUARD_INSTALL) make memory fault */
-	if (unlikely(!real.madvise))
-		return (int)SYS(SYS_madvise, addr, len, advice);
 	return real.madvise(addr, len, advice);
 }

@@ -75,10 +75,6 @@ SHIM_EXPORT FILE *popen(const char *cmd, const char *mode)
 SHIM_EXPORT pid_t _Fork(void)
 {
 	before_child("_Fork");
-	if (!real._Fork) {
-		errno = ENOSYS;
-		return -1;
-	}
 	return real._Fork();
 }
 
@@ -96,8 +92,6 @@ SHIM_EXPORT int prctl(int option, ...)
 		copy_go_inert();
 		ERRNO_RESTORE;
 	}
-	if (!real.prctl)
-		return (int)SYS(SYS_prctl, option, a, b, c, d);
 	return real.prctl(option, a, b, c, d);
 }
 
@@ -119,7 +113,8 @@ static void before_limit(pid_t pid, rlimit_resource resource, const struct rlimi
 
 /* Sanitizer runtimes call setrlimit while they initialise, before the
  * shadow memory instrumented code needs exists: no instrumentation here, and
- * nothing else done unless it is RLIMIT_FSIZE. */
+ * nothing else done unless it is RLIMIT_FSIZE, not even resolving the real
+ * functions: until a wrapper has, the system call. */
 #define UNINSTRUMENTED __attribute__((no_sanitize("address", "undefined", "thread")))
 
 UNINSTRUMENTED SHIM_EXPORT int setrlimit(rlimit_resource resource, const struct rlimit *rl)
@@ -174,8 +169,6 @@ SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 SHIM_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
 	before_exec();
-	if (!real.execveat)
-		return (int)SYS(SYS_execveat, dirfd, path, argv, envp, flags);
 	return real.execveat(dirfd, path, argv, envp, flags);
 }
 
@@ -235,9 +228,7 @@ SHIM_EXPORT void _exit(int status)
 	ENSURE_INIT();
 	copy_settle_all("_exit");
 	stats_flush();
-	if (real._exit)
-		real._exit(status);
-	SYS(SYS_exit_group, status);
+	real._exit(status);
 	__builtin_unreachable();
 }
 
@@ -246,9 +237,7 @@ SHIM_EXPORT void _Exit(int status)
 	ENSURE_INIT();
 	copy_settle_all("_Exit");
 	stats_flush();
-	if (real._Exit)
-		real._Exit(status);
-	SYS(SYS_exit_group, status);
+	real._Exit(status);
 	__builtin_unreachable();
 }
 

@@ -16,14 +16,12 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 
 #include "copy.h"
 #include "fdtab.h"
 #include "init.h"
 #include "real.h"
 #include "shim.h"
-#include "sys.h"
 #include "umem.h"
 
 /* ---- stdio ---- */
@@ -75,19 +73,10 @@ static void before_aio(int fd, bool writes)
 		copy_write_unseen(fd, e);
 }
 
-#define ENOSYS_IF_MISSING(fn)              \
-	do {                               \
-		if (!real.fn) {            \
-			errno = ENOSYS;    \
-			return -1;         \
-		}                          \
-	} while (0)
-
 SHIM_EXPORT int aio_read(struct aiocb *cb)
 {
 	ENSURE_INIT();
 	before_aio(aio_fd(cb), false);
-	ENOSYS_IF_MISSING(aio_read);
 	return real.aio_read(cb);
 }
 
@@ -95,7 +84,6 @@ SHIM_EXPORT int aio_write(struct aiocb *cb)
 {
 	ENSURE_INIT();
 	before_aio(aio_fd(cb), true);
-	ENOSYS_IF_MISSING(aio_write);
 	return real.aio_write(cb);
 }
 
@@ -111,7 +99,6 @@ SHIM_EXPORT int lio_listio(int mode, lio_list __restrict list, int n, struct sig
 		if (op == LIO_READ || op == LIO_WRITE)
 			before_aio(aio_fd(cb), op == LIO_WRITE);
 	}
-	ENOSYS_IF_MISSING(lio_listio);
 	return real.lio_listio(mode, list, n, sev);
 }
 

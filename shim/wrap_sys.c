@@ -70,7 +70,11 @@ SHIM_EXPORT long syscall(long n, ...)
 	case SYS_statx: return statx((int)a, (const char *)b, (int)c, (unsigned)d, (struct statx *)e);
 	case SYS_fchmod: return fchmod((int)a, (mode_t)b);
 	case SYS_fchown: return fchown((int)a, (uid_t)b, (gid_t)c);
-	case SYS_utimensat: return utimensat((int)a, (const char *)b, (const struct timespec *)c, (int)d);
+	case SYS_utimensat:
+		/* The kernel's futimens; glibc's utimensat refuses a NULL path. */
+		if (!b && !d)
+			return futimens((int)a, (const struct timespec *)c);
+		return utimensat((int)a, (const char *)b, (const struct timespec *)c, (int)d);
 	case SYS_fsetxattr: return fsetxattr((int)a, (const char *)b, (const void *)c, (size_t)d, (int)e);
 	case SYS_fremovexattr: return fremovexattr((int)a, (const char *)b);
 	case SYS_ioctl: return ioctl((int)a, (ioctl_req_t)b, c);

@@ -6,7 +6,7 @@ load helpers
 
 # Names symbols.def declares (wrappers, aliases, own implementations).
 declared() {
-	cc -E -P -x c -D'SYM(n,r,p)=n' -D'ALIAS(n,t)=n' -D'OWN(n)=n' "$SHIM_TOP/shim/symbols.def" |
+	cc -E -P -x c -D'REQ(n,r,p,...)=n' -D'OPT(n,r,p,...)=n' -D'ALIAS(n,t)=n' -D'OWN(n)=n' "$SHIM_TOP/shim/symbols.def" |
 		tr -s ' \n' '\n' | grep . | sort -u
 }
 

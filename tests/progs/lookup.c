@@ -13,11 +13,13 @@
 #include "elfsym.h"
 
 static const struct elfsym_name next[] = {
-#define SYM(name, ret, params) ELFSYM_NAME(#name),
+#define REQ(name, ret, params, ...) ELFSYM_NAME(#name),
+#define OPT REQ
 #define ALIAS(name, target)
 #define OWN(name)
 #include "symbols.def"
-#undef SYM
+#undef REQ
+#undef OPT
 #undef ALIAS
 #undef OWN
 	/* IFUNCs, several versions, a name nobody defines */
