@@ -1734,13 +1734,10 @@ int copy_dup_onto(int fd, int fd2, int flags, bool three)
 
 static int do_close_range(unsigned first, unsigned last, int flags, bool from)
 {
-	if (from && real.closefrom) {
-		real.closefrom((int)first);
-		return 0;
-	}
-	if (!from && real.close_range)
+	if (!from)
 		return real.close_range(first, last, flags);
-	return (int)SYS(SYS_close_range, first, last, flags);
+	real.closefrom((int)first);
+	return 0;
 }
 
 int copy_close_range(unsigned first, unsigned last, int flags, bool from)
