@@ -748,7 +748,13 @@ static bool other_fd_on(int fd, dev_t dev, ino_t ino)
 			if (k == fd || k == dir || e == FD_PLAIN || e == FD_PRIV)
 				continue;
 			struct stat st;
-			found = real_fstat(k, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+			if (real_fstat(k, &st) != 0)
+				continue;
+			found = st.st_dev == dev && st.st_ino == ino;
+			/* Not a regular file (a pipe, a terminal, a directory): so
+			 * the next copy's listing skips it, as the fast path does. */
+			if (!S_ISREG(st.st_mode) && e == FD_UNKNOWN)
+				fd_cas(k, FD_UNKNOWN, FD_PLAIN);
 		}
 	}
 	SYS(SYS_close, dir);
@@ -903,6 +909,34 @@ static ssize_t accept_write(struct copy *c, int fd, off_t off, size_t n, bool *h
 }
 
 /*
+ * With c locked, after the write or transfer that armed it through fd
+ * (entry ent): when that one call wrote the whole of S, D holds exactly
+ * what the program wrote, stamped by the clone as the write would have
+ * stamped it, and nothing is left to cut or hide. So the copy ends here
+ * instead of at close: our dup of D is closed and fd becomes an ordinary
+ * judged file, whose later calls and close take the fast path. (A copy
+ * completed by a later write cannot end early: D's ctime must read as that
+ * write's until close, and only the kernel sets ctime.) Not while the
+ * process may hold POSIX locks: closing our dup of D would drop them.
+ * True when c is done with: the caller unlocks and frees it.
+ */
+static bool finish_if_complete(struct copy *c, int fd, uintptr_t ent)
+{
+	if (c->hi != c->src.size || c->touched || c->ndest != 1 || c->nalias != 0 || fd_get(fd) != ent ||
+	    __atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE))
+		return false;
+	__atomic_store_n(&c->active, 0, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&copies_active, 1, __ATOMIC_RELAXED);
+	window_forget(&c->src);
+	stats_cloned(c->src.size);
+	shim_log("complete", fd, (long long)c->hi, NULL);
+	close_privates_locked(c);
+	c->ndest = 0;
+	fd_put(fd, FD_REG_DONE);
+	return true;
+}
+
+/*
  * Whether any fd could be the source of a copy: a regular file this process
  * read that was at least min_size long when first read, a descriptor of a
  * copy, or the stash. No system call, no lock and no gate, so the first
@@ -985,7 +1019,10 @@ retry:
 			struct copy *c = fd_copy(v);  /* locked by do_clone */
 			fd_put(fd, v);
 			ret = accept_write(c, fd, off, n, handled);
+			bool done = *handled && finish_if_complete(c, fd, v);
 			pthread_mutex_unlock(&c->lock);
+			if (done)
+				copy_free(c);
 		} else {
 			fd_put(fd, v == FD_PLAIN ? v : fd_judged(ent));
 		}
@@ -1131,6 +1168,7 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 		}
 		if (layout_ok && do_clone(c, out, &d, in, &sst)) {
 			c->src.fd = in;  /* c is locked by do_clone */
+			bool done = false;
 			size_t n = transfer_len(c, out, len, cfr);
 			fd_put(out, (uintptr_t)c);
 			if (advance(in, inoff, (off_t)n, (off_t)n) && advance(out, outoff, (off_t)n, (off_t)n)) {
@@ -1138,10 +1176,13 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 				clock_gettime(CLOCK_REALTIME, &c->wts);
 				ret = (ssize_t)n;
 				*handled = true;
+				done = finish_if_complete(c, out, (uintptr_t)c);
 			} else {
 				settle_locked(c, "offsets moved during the clone");
 			}
 			pthread_mutex_unlock(&c->lock);
+			if (done)
+				copy_free(c);
 		} else {
 			if (c)
 				copy_free(c);

@@ -26,18 +26,37 @@
 
 /* ---- stdio ---- */
 
+/*
+ * libc opened the stream's fd without our open wrapper: its number may have
+ * been closed behind our back too, so what the table says of it is stale.
+ * Forget it, as an open would (an entry left FD_PLAIN would hide D open on
+ * it from the other-fd check at a copy's first write).
+ */
+static FILE *stream_opened(FILE *f, const char *mode)
+{
+	if (f) {
+		int saved = errno;
+		bool reads_only = mode[0] == 'r';
+		for (const char *m = mode; *m; m++)
+			reads_only &= *m != '+';
+		copy_fd_opened(fileno(f), reads_only ? O_RDONLY : O_RDWR);
+		errno = saved;
+	}
+	return f;
+}
+
 SHIM_EXPORT FILE *fopen(const char *path, const char *mode)
 {
 	ENSURE_INIT();
 	copy_settle_path(AT_FDCWD, path, 0, "fopen");
-	return real.fopen(path, mode);
+	return stream_opened(real.fopen(path, mode), mode);
 }
 
 SHIM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *f)
 {
 	ENSURE_INIT();
 	copy_settle_path(AT_FDCWD, path, 0, "freopen");
-	return real.freopen(path, mode, f);
+	return stream_opened(real.freopen(path, mode, f), mode);
 }
 
 SHIM_EXPORT FILE *fdopen(int fd, const char *mode)
