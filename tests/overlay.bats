@@ -167,30 +167,50 @@ ovl_differential() {
 	done
 }
 
+# exdev_exact S DIR: each copier copies S into DIR, as DIR/plain.NAME and
+# then under the shim as DIR/shim.NAME: the shim's one FICLONE answers
+# EXDEV, and exit status, output and D are the plain run's; nothing shared.
+exdev_exact() {
+	local s=$1 dir=$2 c t=$BATS_TEST_TMPDIR
+	for c in "${COPIERS[@]}"; do
+		local rc=0 prc=0
+		copier "$c" "$s" "$dir/plain.$c"
+		"${cmd[@]}" > "$t/out.plain" 2>&1 || prc=$?
+		copier "$c" "$s" "$dir/shim.$c"
+		SHIM_TRACE=$t/trace under_shim "${cmd[@]}" > "$t/out.shim" 2>&1 || rc=$?
+		[ "$rc" -eq "$prc" ] || { echo "$c: exit $rc, plain $prc"; cat "$t/out.shim"; return 1; }
+		diff "$t/out.plain" "$t/out.shim" || return 1
+		[ "$clones" -eq 0 ] || { echo "$c: $clones clones"; return 1; }
+		[ "$(count_clones "$t/trace" "-1 EXDEV")" -eq 1 ] || { echo "$c: $(grep FICLONE "$t/trace")"; return 1; }
+		cmp "$s" "$dir/shim.$c" || return 1
+		same_file "$dir/plain.$c" "$dir/shim.$c" || return 1
+		[ "$(shared_bytes "$dir/shim.$c")" -eq 0 ] || { echo "$c: shared"; return 1; }
+	done
+}
+
 # Two overlay mounts are two superblocks: the kernel refuses FICLONE
 # between them (EXDEV) before overlayfs sees it, wherever their layers live.
 @test "two overlay mounts on one XFS: FICLONE answers EXDEV once; each copier's own copy goes through, exactly as plain" {
 	need_copiers
-	local c d; d=$(testdir "$T_XFS")
+	local d; d=$(testdir "$T_XFS")
 	mkdir -p "$d/a/lower"
 	mksrc "$d/a/lower/S" $SZ
 	ovl_mount "$d/a"
 	ovl_mount "$d/b"
-	local S=$d/a/merged/S B=$d/b/merged
-	for c in "${COPIERS[@]}"; do
-		local rc=0 prc=0
-		copier "$c" "$S" "$B/plain.$c"
-		"${cmd[@]}" > "$d/out.plain" 2>&1 || prc=$?
-		copier "$c" "$S" "$B/shim.$c"
-		SHIM_TRACE=$d/trace under_shim "${cmd[@]}" > "$d/out.shim" 2>&1 || rc=$?
-		[ "$rc" -eq "$prc" ] || { echo "$c: exit $rc, plain $prc"; cat "$d/out.shim"; return 1; }
-		diff "$d/out.plain" "$d/out.shim"
-		[ "$clones" -eq 0 ]
-		[ "$(count_clones "$d/trace" "-1 EXDEV")" -eq 1 ] || { echo "$c: $(grep FICLONE "$d/trace")"; return 1; }
-		cmp "$S" "$B/shim.$c"
-		same_file "$B/plain.$c" "$B/shim.$c"
-		[ "$(shared_bytes "$d/b/upper/shim.$c")" -eq 0 ]
-	done
+	exdev_exact "$d/a/merged/S" "$d/b/merged"
+}
+
+# A container's root filesystem and a volume bind-mounted from the disk
+# that holds its layers: the overlay and the XFS under it.
+@test "an overlay and the XFS its layers are on (root filesystem and volume): EXDEV both ways, exactly as plain" {
+	need_copiers
+	local d; d=$(testdir "$T_XFS")
+	mkdir -p "$d/lower" "$d/vol"
+	mksrc "$d/lower/S" $SZ
+	mksrc "$d/vol/V" $SZ
+	ovl_mount "$d"
+	exdev_exact "$d/merged/S" "$d/vol"
+	exdev_exact "$d/vol/V" "$d/merged"
 }
 
 @test "two overlay mounts: the pair is tried once per process; a copy within one of them still clones" {
