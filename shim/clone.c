@@ -1,10 +1,12 @@
 /*
- * clone.c — K_FICLONE and the per-filesystem capability cache.
+ * clone.c — K_FICLONE, which filesystems the shim clones on (fsname.c's
+ * table, and for OpenZFS the module's version), and the per-device cache.
  */
 #define _GNU_SOURCE
 #include "clone.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -15,6 +17,7 @@
 #include "kernel.h"
 #include "real.h"
 #include "shim.h"
+#include "sys.h"
 
 /*
  * A small lock-free cache of device pairs: each slot is written once with a
@@ -57,6 +60,99 @@ static int raw_ioctl(int fd, unsigned long req, void *arg)
 	return real.ioctl(fd, req, arg);
 }
 
+/*
+ * Whether an OpenZFS module of version v (/sys/module/zfs/version, n
+ * bytes: "2.2.2-1", "2.2.0-rc4", "2.3.0-1ubuntu1", "2.2.99-365_g8f2f6cd2")
+ * is one we clone on: 2.2.2 or later. 2.2.0 and 2.2.1 could leave chunks
+ * of zeros or stale data in files they cloned (OpenZFS #15526, fixed in
+ * 2.2.2); distributions that backported the fix keep the version, which
+ * cannot tell us so. Anything we cannot parse is refused.
+ */
+static bool zfs_version_safe(const char *v, size_t n)
+{
+	long part[3];
+	size_t i = 0;
+	for (int k = 0; k < 3; k++) {
+		size_t start = i;
+		part[k] = 0;
+		for (; i < n && v[i] >= '0' && v[i] <= '9' && i - start < 6; i++)
+			part[k] = part[k] * 10 + (v[i] - '0');
+		if (i == start || (i < n && v[i] >= '0' && v[i] <= '9'))
+			return false;
+		if (k < 2 && (i >= n || v[i++] != '.'))
+			return false;
+	}
+	if (part[0] != 2)
+		return part[0] > 2;
+	if (part[1] != 2)
+		return part[1] > 2;
+	return part[2] >= 2;
+}
+
+/* Logs "no-clone" for fd with the parts of the reason joined (when logging). */
+static void log_no_clone(int fd, long num, const char *a, const char *b, const char *c)
+{
+	if (!cfg.log)
+		return;
+	char detail[160];
+	const char *parts[3] = { a, b, c };
+	size_t k = 0;
+	for (int i = 0; i < 3; i++)
+		for (const char *q = parts[i]; *q && k < sizeof(detail) - 1; q++)
+			detail[k++] = *q;
+	detail[k] = 0;
+	shim_log("no-clone", fd, num, detail);
+}
+
+/* 0: not read yet; 1: a version we clone on; -1: not (or unreadable). */
+static int zfs_verdict;
+
+/*
+ * The OpenZFS module's verdict, read once per process (the module cannot
+ * change under a mounted dataset). A /sys/module/zfs/version we cannot
+ * read (no /sys in a container, a module too old to say) refuses.
+ */
+static bool zfs_module_safe(int fd)
+{
+	int v = __atomic_load_n(&zfs_verdict, __ATOMIC_RELAXED);
+	if (v)
+		return v > 0;
+	char version[32];
+	long n = -1;
+	int saved = errno;
+	int vfd = (int)SYS(SYS_openat, AT_FDCWD, "/sys/module/zfs/version", O_RDONLY | O_CLOEXEC);
+	if (vfd >= 0) {
+		n = SYS(SYS_read, vfd, version, sizeof(version) - 1);
+		SYS(SYS_close, vfd);
+	}
+	errno = saved;
+	v = n > 0 && zfs_version_safe(version, (size_t)n) ? 1 : -1;
+	__atomic_store_n(&zfs_verdict, v, __ATOMIC_RELAXED);
+	if (v < 0 && n > 0) {
+		version[n] = 0;
+		for (long i = 0; i < n; i++)
+			if (version[i] == '\n')
+				version[i] = 0;
+		log_no_clone(fd, 0, "zfs ", version, ": clones refused (2.2.0 and 2.2.1 could corrupt them)");
+	} else if (v < 0) {
+		log_no_clone(fd, 0, "zfs: /sys/module/zfs/version unreadable: clones refused", "", "");
+	}
+	return v > 0;
+}
+
+/* Whether the shim clones on this filesystem type at all. */
+static bool type_may_clone(int fd, long type)
+{
+	switch (fs_type_clone(type)) {
+	case FS_CLONE:
+		return true;
+	case FS_CLONE_ZFS:
+		return zfs_module_safe(fd);
+	default:
+		return false;
+	}
+}
+
 /* Per-device verdict from fstatfs, cached in the same table with sdev == ddev
  * marked by verdict 2/-2 so pair and device entries never collide. */
 static bool dev_may_clone(int fd, dev_t dev)
@@ -70,7 +166,10 @@ static bool dev_may_clone(int fd, dev_t dev)
 	errno = saved;
 	if (rc != 0)
 		return false;
-	bool ok = !fs_type_cannot_clone((long)sf.f_type);
+	long type = (long)sf.f_type;
+	bool ok = type_may_clone(fd, type);
+	if (fs_type_clone(type) == FS_CLONE_REFUSED)
+		log_no_clone(fd, type, fs_type_name(type), ": ", fs_type_refusal(type));
 	pair_store(dev, ~dev, ok ? 1 : -1);
 	return ok;
 }
@@ -84,7 +183,7 @@ enum why_not clone_why_not(int dfd, int sfd, long *fstype)
 	*fstype = ok ? (long)d.f_type : 0;
 	if (ok && d.f_type != s.f_type)
 		return WHY_OTHER_FS;
-	if (!ok || fs_type_cannot_clone((long)d.f_type))
+	if (!ok || !type_may_clone(dfd, (long)d.f_type))
 		return WHY_UNSUPPORTED;
 	struct stat ds, ss;
 	if (fstat(dfd, &ds) == 0 && fstat(sfd, &ss) == 0 && ds.st_dev != ss.st_dev)

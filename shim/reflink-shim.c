@@ -134,7 +134,8 @@ static int probe(const char *dir)
 		return 1;
 	}
 	struct statfs sf;
-	const char *fs = statfs(dir, &sf) == 0 ? fs_type_name((long)sf.f_type) : "unknown-fs";
+	long type = statfs(dir, &sf) == 0 ? (long)sf.f_type : 0;
+	const char *fs = fs_type_name(type);
 	char src[PATH_MAX], dst[PATH_MAX];
 	snprintf(src, sizeof(src), "%s/.reflink-shim-probe.XXXXXX", dir);
 	snprintf(dst, sizeof(dst), "%s/.reflink-shim-probe.XXXXXX", dir);
@@ -164,6 +165,10 @@ static int probe(const char *dir)
 					  ? "reflink unsupported" : e == EROFS ? "read-only filesystem" :
 					  e == EPERM || e == EACCES ? "permission denied" : "clone failed";
 		printf("reflink not supported in %s (%s): %s (%s)\n", dir, fs, why, strerror(e));
+	} else if (fs_type_clone(type) != FS_CLONE) {
+		/* The kernel clones here, the library does not (fsname.c). */
+		printf("reflink supported in %s (%s), but reflink-shim does not clone there: %s\n", dir, fs,
+		       fs_type_refusal(type));
 	} else {
 		printf("reflink supported (%s)\n", fs);
 		rc = 0;

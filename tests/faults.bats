@@ -148,3 +148,67 @@ zeros_src() {
 	want_clones=0 injected FAULT_CLONE_PARTIAL=EIO FAULT_CLONE_PARTIAL_LEN=src
 	want_clones=0 injected FAULT_CLONE_PARTIAL=EOPNOTSUPP FAULT_CLONE_PARTIAL_LEN=src
 }
+
+# Which filesystems the shim clones on (shim/fsname.c, shim/clone.c), on
+# the test XFS: faults.so's FAULT_FSTYPE makes fstatfs report XFS as
+# another type, and a mount namespace of the copy's own puts a tmpfs on
+# /sys/module holding zfs/version.
+
+# as_type MAGIC [VERSION]: a copy (read/write) under the shim with XFS
+# reported as MAGIC and, if VERSION is given, /sys/module/zfs/version
+# holding it ("none": no such file). Output and D must be the plain run's.
+# Leaves in $attempts the FICLONE calls the kernel saw, in $clones the
+# successful ones, in $log the shim's log, in $dir the test directory.
+as_type() {
+	local magic=$1 v=${2:-} d; d=$(testdir "$T_XFS")
+	mksrc "$d/S" $SZ
+	"$scenario" "$d/S" "$d/plain" open=w copy=64k close > "$d/out.plain"
+	local ns=()
+	if [ -n "$v" ]; then
+		ns=(unshare -m bash -euc '
+			mount -t tmpfs none /sys/module
+			if [ "$1" != none ]; then mkdir /sys/module/zfs; printf "%s\n" "$1" > /sys/module/zfs/version; fi
+			shift
+			exec "$@"' - "$v")
+	fi
+	FAULT_FSTYPE=$magic LD_PRELOAD="$SHIM_PROGS/faults.so" SHIM_TRACE=$d/trace REFLINK_SHIM_LOG=$d/log \
+		under_shim "${ns[@]}" "$scenario" "$d/S" "$d/shim" open=w copy=64k close > "$d/out.shim"
+	diff -u "$d/out.plain" "$d/out.shim"
+	same_file "$d/plain" "$d/shim"
+	attempts=$(grep -c FICLONE "$d/trace" || true)
+	log=$(cat "$d/log" 2>/dev/null || true)
+	dir=$d
+}
+
+@test "OpenZFS: a clone only where /sys/module/zfs/version says 2.2.2 or later; refused copies are exactly plain" {
+	need_fs T_XFS
+	need_cmd unshare
+	local v
+	for v in 2.2.2-1 2.2.3-1ubuntu1 2.2.10-1 2.3.0-1 2.2.99-365_g8f2f6cd2 3.0.0-rc1; do
+		as_type 0x2fc12fc1 "$v"
+		[ "$clones" -eq 1 ] || { echo "zfs $v: $clones clones"; return 1; }
+		[ "$(shared_bytes "$dir/shim")" -eq $SZ ]
+	done
+	# 2.2.0 and 2.2.1 could corrupt clones (OpenZFS #15526); older ones
+	# cannot clone; anything unparsable or missing is refused
+	for v in 2.2.0-1 2.2.1-1 2.2.0-rc4 2.2.1-0ubuntu1~23.10 2.1.14-1 0.8.6-1 2.2 2..2 x2.2.2 2.2.-1 9999999.0.0 none; do
+		as_type 0x2fc12fc1 "$v"
+		[ "$attempts" -eq 0 ] || { echo "zfs $v: $attempts FICLONE calls"; return 1; }
+		[[ "$log" == *"no-clone fd="*"zfs"*"clones refused"* ]] || { echo "zfs $v: log: $log"; return 1; }
+	done
+	[[ "$log" == *"zfs: /sys/module/zfs/version unreadable: clones refused"* ]]
+}
+
+@test "NFS, SMB, OCFS2 and unknown filesystem types: no clone attempted, exactly plain; bcachefs and overlayfs: attempted" {
+	need_fs T_XFS
+	local t
+	for t in 0x6969:nfs 0xFF534D42:cifs 0xFE534D42:smb2 0x7461636f:ocfs2 0x12345678:unknown-fs; do
+		as_type "${t%%:*}"
+		[ "$attempts" -eq 0 ] || { echo "${t#*:}: $attempts FICLONE calls"; return 1; }
+		[[ "$log" == *"no-clone fd="*" ${t#*:}: "* ]] || { echo "${t#*:}: log: $log"; return 1; }
+	done
+	for t in 0xca451a4e 0x794c7630; do
+		as_type "$t"
+		[ "$clones" -eq 1 ]
+	done
+}

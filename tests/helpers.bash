@@ -123,17 +123,19 @@ mksrc() {
 	head -c "$2" /dev/urandom > "$1"
 }
 
-# count_clones TRACE: successful FICLONE/FICLONERANGE calls in strace -f
-# output, joining the "<unfinished ...>" and "resumed>" halves of calls that
-# other threads interrupted.
+# count_clones TRACE [RESULT]: FICLONE/FICLONERANGE calls in strace -f
+# output that returned RESULT (default 0: successful clones; "-1 EXDEV":
+# those that failed with EXDEV), joining the "<unfinished ...>" and
+# "resumed>" halves of calls that other threads interrupted.
 count_clones() {
 	awk '/<unfinished \.\.\.>$/ { pend[$1] = $0; next }
 	     /resumed>/ { print pend[$1] $0; delete pend[$1]; next }
-	     { print }' "$1" | grep -cE 'FICLONE.*\) += 0$' || true
+	     { print }' "$1" | grep -cE "FICLONE.*\\) += ${2:-0}( |\$)" || true
 }
 
 # under_shim CMD...: run CMD with the library preloaded, counting the
 # successful clone ioctls the kernel saw into $clones (strace, not our log).
+#   SHIM_TRACE=FILE: keep the strace output there (for count_clones).
 #   SHIM_NO_STRACE=1: run without strace ($clones is then -1), for tests
 #   with busy timers: under ptrace every signal is a stop, and a program
 #   taking a signal every few hundred microseconds crawls.
@@ -147,7 +149,7 @@ under_shim() {
 		trace=$(mktemp)
 		timeout "$t" strace -f -qq -e trace=ioctl -o "$trace" env LD_PRELOAD="$SHIM_LIB${LD_PRELOAD:+:$LD_PRELOAD}" "$@" || rc=$?
 		clones=$(count_clones "$trace")
-		rm -f "$trace"
+		if [ -n "${SHIM_TRACE:-}" ]; then mv -f "$trace" "$SHIM_TRACE"; else rm -f "$trace"; fi
 	fi
 	[ "$rc" != 124 ] || echo "under_shim: timed out after $t s: $*" >&2
 	return $rc

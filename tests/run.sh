@@ -36,6 +36,7 @@ if [ "$(id -u)" = 0 ]; then
 	have python3 || need_pkgs+=(python3)
 	have musl-gcc || need_pkgs+=(musl-tools)
 	have fiu-run || need_pkgs+=(fiu-utils)
+	have fuse-overlayfs || need_pkgs+=(fuse-overlayfs)
 	[ -f /usr/lib/x86_64-linux-gnu/libeatmydata.so ] || need_pkgs+=(eatmydata)
 fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -109,6 +109,23 @@ a" ]
 	[[ "$output" == *"(xfs): cannot create a file: permission denied"* ]]
 }
 
+@test "--probe: where the kernel clones and the library does not (NFS, ZFS, a type it does not know), why, and exit 1" {
+	need_fs T_XFS
+	local d t magic name why; d=$(testdir "$T_XFS")
+	# faults.so reports the test XFS as another filesystem type
+	for t in "0x6969:nfs:ctime comes from the server" "0x2fc12fc1:zfs:no FIEMAP" \
+		 "0x12345678:unknown-fs:a filesystem type reflink-shim does not know"; do
+		IFS=: read -r magic name why <<< "$t"
+		run env FAULT_FSTYPE="$magic" LD_PRELOAD="$SHIM_PROGS/faults.so" "$SHIM_WRAPPER" --probe "$d"
+		[ "$status" -eq 1 ]
+		[[ "$output" == "reflink supported in $d ($name), but reflink-shim does not clone there: $why"* ]]
+		[ -z "$(ls -A "$d")" ]
+	done
+	run env FAULT_FSTYPE=0xca451a4e LD_PRELOAD="$SHIM_PROGS/faults.so" "$SHIM_WRAPPER" --probe "$d"
+	[ "$status" -eq 0 ]
+	[ "$output" = "reflink supported (bcachefs)" ]
+}
+
 @test "--stats: one summary over a process tree, by reason" {
 	need_fs T_XFS T_XFS2 T_EXT4
 	local a b e; a=$(testdir "$T_XFS"); b=$(testdir "$T_XFS2"); e=$(testdir "$T_EXT4")

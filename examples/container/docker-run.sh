@@ -1,7 +1,10 @@
 #!/bin/sh
 # Inject reflink-shim into an unmodified image at `docker run` time: the
 # installed library is bind-mounted read-only and preloaded. Copies within
-# the reflink volume mounted at /data become clones. REFLINK_SHIM_LOG
+# /data (a directory on XFS with reflink=1 or btrfs) become clones, and so
+# do copies within the container's root filesystem when Docker keeps it in
+# overlay2 on such an XFS; a copy between /data and the root filesystem
+# stays an ordinary copy (two filesystems to the kernel). REFLINK_SHIM_LOG
 # prints each decision on the container's stderr.
 #
 #   examples/container/docker-run.sh IMAGE CMD [ARGS...]

@@ -17,6 +17,9 @@
  *                                which extends its size
  *   FAULT_CLONE_PARTIAL_LEN=N|src  ... that many bytes (default 65536), or
  *                                as many as the source has
+ *   FAULT_FSTYPE=MAGIC           fstatfs and statfs report f_type MAGIC
+ *                                (e.g. 0x2fc12fc1, ZFS) for files on XFS:
+ *                                the test XFS gets another type's decisions
  *
  * The test programs copy with read/write, so every pread is the shim's.
  */
@@ -26,6 +29,7 @@
 #include <stdarg.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -129,3 +133,29 @@ ssize_t pread(int fd, void *buf, size_t n, off_t off)
 	return next(fd, buf, n, off);
 }
 __attribute__((alias("pread"))) ssize_t pread64(int, void *, size_t, off_t);
+
+#define XFS_MAGIC 0x58465342
+
+static int fake_type(int rc, struct statfs *sf)
+{
+	const char *t = getenv("FAULT_FSTYPE");
+	if (rc == 0 && t && sf->f_type == XFS_MAGIC)
+		sf->f_type = (__fsword_t)strtoul(t, NULL, 0);
+	return rc;
+}
+
+int fstatfs(int fd, struct statfs *sf)
+{
+	static int (*next)(int, struct statfs *);
+	if (!next)
+		next = (int (*)(int, struct statfs *))dlsym(RTLD_NEXT, "fstatfs");
+	return fake_type(next(fd, sf), sf);
+}
+
+int statfs(const char *path, struct statfs *sf)
+{
+	static int (*next)(const char *, struct statfs *);
+	if (!next)
+		next = (int (*)(const char *, struct statfs *))dlsym(RTLD_NEXT, "statfs");
+	return fake_type(next(path, sf), sf);
+}

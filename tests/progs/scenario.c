@@ -34,6 +34,8 @@
  *   futimens=SEC | fchmod=MODE | fchown
  *   close | closeraw (syscall)        srcclose
  *   srcmod=OFF:LEN:BYTE               another process rewrites part of SRC
+ *   srcpoke=OFF:LEN:BYTE              this process rewrites part of SRC through
+ *                                     an fd of its own (no fork: fork settles)
  *   writer=MS                         a child keeps rewriting SRC for MS ms
  *   timer=US        SIGALRM every US microseconds, handler without SA_RESTART
  *   shadow=FILE     from now on, every write to D is also made to FILE
@@ -366,19 +368,35 @@ static void read_report(const char *op, int fd, ssize_t r, const char *buf)
 		    (long long)lseek(fd, 0, SEEK_CUR));
 }
 
-static void srcmod(const char *arg)
+/* Rewrites LEN bytes of SRC at OFF with BYTE, through a new fd; true if
+ * all were written. */
+static bool poke_src(long long off, long long len, int byte)
+{
+	int fd = open(src_path, O_WRONLY);
+	char *b = malloc((size_t)len);
+	memset(b, byte, (size_t)len);
+	bool ok = fd >= 0 && pwrite(fd, b, (size_t)len, off) == len;
+	free(b);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* srcmod (another process) or srcpoke (this one) OFF:LEN:BYTE. */
+static void srcmod(const char *arg, bool child)
 {
 	long long off, len;
 	int byte;
 	if (sscanf(arg, "%lli:%lli:%i", &off, &len, &byte) != 3)
 		die("srcmod=OFF:LEN:BYTE");
-	pid_t pid = fork();
-	if (pid == 0) {
-		int fd = open(src_path, O_WRONLY);
-		char *b = malloc((size_t)len);
-		memset(b, byte, (size_t)len);
-		_exit(pwrite(fd, b, (size_t)len, off) == len ? 0 : 1);
+	if (!child) {
+		if (!poke_src(off, len, byte))
+			die("srcpoke: %s", strerror(errno));
+		return;
 	}
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(poke_src(off, len, byte) ? 0 : 1);
 	int st;
 	waitpid(pid, &st, 0);
 }
@@ -627,8 +645,8 @@ int main(int argc, char **argv)
 			say(o, "%ld", syscall(SYS_close, D));
 		} else if (!strcmp(op, "srcclose")) {
 			say(o, "%d", close(S));
-		} else if (!strcmp(op, "srcmod")) {
-			srcmod(arg);
+		} else if (!strcmp(op, "srcmod") || !strcmp(op, "srcpoke")) {
+			srcmod(arg, !strcmp(op, "srcmod"));
 			say(o, "done");
 		} else if (!strcmp(op, "writer")) {
 			writer(arg);
