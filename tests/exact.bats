@@ -169,6 +169,16 @@ ex_all() {
 	ex_all any "stdio S D"
 }
 
+@test "exact: an fd number stdio closed behind our back and fopen(D) reused counts as D open on another fd" {
+	need_clone_fs
+	local fs
+	for fs in "${clone_fs[@]}"; do
+		plain_must="fopen(D) reuses the pipe's number = 1" ex_case "$fs" clone stalefd S D
+		# The first copy clones; the one into D, open through the stream, must not.
+		[ "$clones" -eq 1 ] || { echo "${fs##*/}: $clones clones, want 1: D cloned while open on a stale fd"; return 1; }
+	done
+}
+
 @test "exact: a destination that refuses writes later (RLIMIT_FSIZE lowered, O_DIRECT)" {
 	need_clone_fs
 	local fail=0

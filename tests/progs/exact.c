@@ -28,6 +28,10 @@
  *       the copy (waiting on a FIFO), an fd received over a unix socket
  *       (SCM_RIGHTS; it first reads at the shared offset); or (truncate)
  *       another process sets D's size to that offset + 3.
+ *   stalefd S D
+ *       copies S to D.first with a pipe open; closes the pipe through stdio
+ *       (fclose: no wrapper sees it), fopen(D) on that number, copies S to
+ *       D through a second fd, then writes a line through the stream.
  *   stdio S D
  *       re-executes itself with stdout and stderr on D (`prog S > D 2>&1`):
  *       2 chunks to fd 1, a warning on fd 2, lseek(1, 0, SEEK_END) and
@@ -494,6 +498,39 @@ static void cmd_stdio(char **av)
 	_exit(127);
 }
 
+/*
+ * stalefd S D: a copy armed while a pipe is open lists the pipe's fd (not
+ * a regular file); stdio's fclose then closes that number without our
+ * wrappers, and fopen(D) reuses it. A copy into D through a second fd must
+ * see D open on that number: the stream writes behind the copy's back.
+ */
+static void cmd_stalefd(char **av)
+{
+	const char *sp = av[0], *dp = av[1];
+	char first[4096];
+	snprintf(first, sizeof first, "%s.first", dp);
+	int p[2];
+	if (pipe(p) != 0)
+		die("pipe: %s", strerror(errno));
+	int s = xopen(sp, O_RDONLY);
+	int d0 = xopen(first, O_WRONLY | O_CREAT | O_TRUNC);
+	say("copy S to another file", copy_rest(s, d0));
+	close(d0);
+	fclose(fdopen(p[0], "r"));  /* libc's own close */
+	close(p[1]);
+	FILE *f = fopen(dp, "w");
+	if (!f)
+		die("fopen: %s", strerror(errno));
+	say("fopen(D) reuses the pipe's number", fileno(f) == p[0]);
+	say("lseek S 0", lseek(s, 0, SEEK_SET));
+	int d = xopen(dp, O_WRONLY);
+	say("copy S to D", copy_rest(s, d));
+	fputs("a line through the stream, at its offset 0\n", f);
+	say("fclose", fclose(f));
+	say("close D", close(d));
+	close(s);
+}
+
 static void cmd_refuse(char **av)
 {
 	const char *mode = av[0], *sp = av[1], *dp = av[2];
@@ -846,6 +883,7 @@ int main(int argc, char **argv)
 		{ "stdio", 2, cmd_stdio },
 		{ "stdio-run", 1, cmd_stdio_run },
 		{ "refuse", 3, cmd_refuse },
+		{ "stalefd", 2, cmd_stalefd },
 		{ "cancel", 2, cmd_cancel },
 		{ "death", 3, cmd_death },
 		{ "cfr", 2, cmd_cfr },
