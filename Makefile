@@ -22,6 +22,9 @@ ifneq ($(filter aarch64%,$(shell $(CC) -dumpmachine)),)
 LIBFLAGS += -mno-outline-atomics
 endif
 B        := build
+# The compiler's multiarch triplet (x86_64-linux-gnu), empty if it has none:
+# the Debian package's library directory, where the wrapper looks.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
 SRCS := $(wildcard shim/*.c)
 LIB_SRCS := $(filter-out shim/reflink-shim.c,$(SRCS))
@@ -61,7 +64,8 @@ $(B)/libreflink-shim.so: $(LIB_SRCS) $(HDRS) shim/pad.ld $(B)/shim.map $(B)/alia
 		-Wl,--version-script=$(B)/shim.map $$(cat $(B)/aliases.flags) $(LIBLINK)
 
 $(B)/reflink-shim: shim/reflink-shim.c shim/fsname.c shim/fsname.h | $(B)
-	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -DREFLINK_SHIM_VERSION='"$(VERSION)"' -o $@ shim/reflink-shim.c shim/fsname.c
+	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -DREFLINK_SHIM_VERSION='"$(VERSION)"' \
+		$(if $(MULTIARCH),-DREFLINK_SHIM_MULTIARCH='"$(MULTIARCH)"') -o $@ shim/reflink-shim.c shim/fsname.c
 
 $(B)/examples/%: examples/%.c | $(B)
 	@mkdir -p $(B)/examples
@@ -121,11 +125,14 @@ test: all test-progs
 demo: all test-progs
 	examples/demo.sh
 
-# Installed layout: the wrapper finds the library in ../lib/reflink-shim/.
+# Installed layout: the wrapper finds the library in ../lib/reflink-shim/
+# relative to itself, or in ../lib/$(MULTIARCH)/reflink-shim/, where make deb
+# puts it (LIBSUB: no other value is looked for).
 PREFIX  ?= /usr/local
 DESTDIR ?=
+LIBSUB  ?= lib/reflink-shim
 BINDIR  := $(DESTDIR)$(PREFIX)/bin
-LIBDIR  := $(DESTDIR)$(PREFIX)/lib/reflink-shim
+LIBDIR  := $(DESTDIR)$(PREFIX)/$(LIBSUB)
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
 DOCDIR  := $(DESTDIR)$(PREFIX)/share/doc/reflink-shim
 
