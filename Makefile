@@ -4,6 +4,7 @@
 #   make demo       a 256 MiB copy with and without the shim, side by side
 #   make bench      performance tables (bench/bench.sh)
 #   make install    PREFIX=/usr/local DESTDIR= (make uninstall to remove)
+#   make deb        build/reflink-shim_VERSION_ARCH.deb (Debian's dpkg-deb)
 
 VERSION  := 0.1.0
 CC       ?= cc
@@ -150,6 +151,14 @@ uninstall:
 		$(DOCDIR)/README.md $(DOCDIR)/DESIGN.md
 	-rmdir $(LIBDIR) $(DOCDIR) 2>/dev/null
 
+# The Debian package: make install's files, staged with PREFIX=/usr and the
+# library in /usr/lib/$(MULTIARCH)/reflink-shim/, packed by pkg/deb.sh with
+# Debian's own tools (dpkg-deb, dpkg-shlibdeps; package dpkg-dev).
+deb: $(B)/libreflink-shim.so $(B)/reflink-shim
+	rm -rf $(B)/deb
+	$(MAKE) -s install B=$(B) DESTDIR=$(abspath $(B))/deb/root PREFIX=/usr LIBSUB=lib/$(MULTIARCH)/reflink-shim
+	pkg/deb.sh $(B)/deb/root $(VERSION) $(MULTIARCH) $(B)
+
 # Tables of times, ratios and space (bench/bench.sh; root, about an hour with
 # the default sizes; BENCH_QUICK=1 for a minute-long smoke run).
 bench: all test-progs
@@ -205,4 +214,4 @@ check-python: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all test test-progs demo bench install uninstall clean musl check-asan check-tsan check-aarch64 check-python
+.PHONY: all test test-progs demo bench install uninstall deb clean musl check-asan check-tsan check-aarch64 check-python
