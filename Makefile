@@ -154,10 +154,15 @@ uninstall:
 # The Debian package: make install's files, staged with PREFIX=/usr and the
 # library in /usr/lib/$(MULTIARCH)/reflink-shim/, packed by pkg/deb.sh with
 # Debian's own tools (dpkg-deb, dpkg-shlibdeps; package dpkg-dev).
+# make check-deb installs it into a fresh Debian 12 root, copies there on a
+# loop XFS and removes it (tests/deb.bats; root; builds the root once).
 deb: $(B)/libreflink-shim.so $(B)/reflink-shim
 	rm -rf $(B)/deb
 	$(MAKE) -s install B=$(B) DESTDIR=$(abspath $(B))/deb/root PREFIX=/usr LIBSUB=lib/$(MULTIARCH)/reflink-shim
 	pkg/deb.sh $(B)/deb/root $(VERSION) $(MULTIARCH) $(B)
+
+check-deb: deb test-progs
+	SHIM_CHECK_DEB=1 tests/run.sh tests/deb.bats
 
 # Tables of times, ratios and space (bench/bench.sh; root, about an hour with
 # the default sizes; BENCH_QUICK=1 for a minute-long smoke run).
@@ -214,4 +219,4 @@ check-python: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all test test-progs demo bench install uninstall deb clean musl check-asan check-tsan check-aarch64 check-python
+.PHONY: all test test-progs demo bench install uninstall deb clean musl check-asan check-tsan check-aarch64 check-python check-deb
