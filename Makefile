@@ -4,6 +4,7 @@
 #   make demo       a 256 MiB copy with and without the shim, side by side
 #   make bench      performance tables (bench/bench.sh)
 #   make install    PREFIX=/usr/local DESTDIR= (make uninstall to remove)
+#   make deb        build/reflink-shim_VERSION_ARCH.deb (Debian's dpkg-deb)
 
 VERSION  := 0.1.0
 CC       ?= cc
@@ -22,6 +23,9 @@ ifneq ($(filter aarch64%,$(shell $(CC) -dumpmachine)),)
 LIBFLAGS += -mno-outline-atomics
 endif
 B        := build
+# The compiler's multiarch triplet (x86_64-linux-gnu), empty if it has none:
+# the Debian package's library directory, where the wrapper looks.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
 SRCS := $(wildcard shim/*.c)
 LIB_SRCS := $(filter-out shim/reflink-shim.c,$(SRCS))
@@ -61,7 +65,8 @@ $(B)/libreflink-shim.so: $(LIB_SRCS) $(HDRS) shim/pad.ld $(B)/shim.map $(B)/alia
 		-Wl,--version-script=$(B)/shim.map $$(cat $(B)/aliases.flags) $(LIBLINK)
 
 $(B)/reflink-shim: shim/reflink-shim.c shim/fsname.c shim/fsname.h | $(B)
-	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -DREFLINK_SHIM_VERSION='"$(VERSION)"' -o $@ shim/reflink-shim.c shim/fsname.c
+	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -DREFLINK_SHIM_VERSION='"$(VERSION)"' \
+		$(if $(MULTIARCH),-DREFLINK_SHIM_MULTIARCH='"$(MULTIARCH)"') -o $@ shim/reflink-shim.c shim/fsname.c
 
 $(B)/examples/%: examples/%.c | $(B)
 	@mkdir -p $(B)/examples
@@ -121,11 +126,14 @@ test: all test-progs
 demo: all test-progs
 	examples/demo.sh
 
-# Installed layout: the wrapper finds the library in ../lib/reflink-shim/.
+# Installed layout: the wrapper finds the library in ../lib/reflink-shim/
+# relative to itself, or in ../lib/$(MULTIARCH)/reflink-shim/, where make deb
+# puts it (LIBSUB: no other value is looked for).
 PREFIX  ?= /usr/local
 DESTDIR ?=
+LIBSUB  ?= lib/reflink-shim
 BINDIR  := $(DESTDIR)$(PREFIX)/bin
-LIBDIR  := $(DESTDIR)$(PREFIX)/lib/reflink-shim
+LIBDIR  := $(DESTDIR)$(PREFIX)/$(LIBSUB)
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
 DOCDIR  := $(DESTDIR)$(PREFIX)/share/doc/reflink-shim
 
@@ -142,6 +150,19 @@ uninstall:
 	rm -f $(BINDIR)/reflink-shim $(LIBDIR)/libreflink-shim.so $(MANDIR)/reflink-shim.1 \
 		$(DOCDIR)/README.md $(DOCDIR)/DESIGN.md
 	-rmdir $(LIBDIR) $(DOCDIR) 2>/dev/null
+
+# The Debian package: make install's files, staged with PREFIX=/usr and the
+# library in /usr/lib/$(MULTIARCH)/reflink-shim/, packed by pkg/deb.sh with
+# Debian's own tools (dpkg-deb, dpkg-shlibdeps; package dpkg-dev).
+# make check-deb installs it into a fresh Debian 12 root, copies there on a
+# loop XFS and removes it (tests/deb.bats; root; builds the root once).
+deb: $(B)/libreflink-shim.so $(B)/reflink-shim
+	rm -rf $(B)/deb
+	$(MAKE) -s install B=$(B) DESTDIR=$(abspath $(B))/deb/root PREFIX=/usr LIBSUB=lib/$(MULTIARCH)/reflink-shim
+	pkg/deb.sh $(B)/deb/root $(VERSION) $(MULTIARCH) $(B)
+
+check-deb: deb test-progs
+	SHIM_CHECK_DEB=1 tests/run.sh tests/deb.bats
 
 # Tables of times, ratios and space (bench/bench.sh; root, about an hour with
 # the default sizes; BENCH_QUICK=1 for a minute-long smoke run).
@@ -198,4 +219,4 @@ check-python: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all test test-progs demo bench install uninstall clean musl check-asan check-tsan check-aarch64 check-python
+.PHONY: all test test-progs demo bench install uninstall deb clean musl check-asan check-tsan check-aarch64 check-python check-deb

@@ -6,8 +6,11 @@
  *
  * Prepends the library to LD_PRELOAD (keeping what is there, never adding
  * it twice) and runs CMD; CMD's exit status is ours. The library is looked
- * for next to this executable, then in ../lib/reflink-shim/ and ../lib/
- * relative to it (an installed prefix).
+ * for next to this executable (the build tree), then relative to it in
+ * ../lib/MULTIARCH/reflink-shim/ (the Debian package, MULTIARCH being the
+ * compiler's triplet, e.g. x86_64-linux-gnu), ../lib/reflink-shim/ (make
+ * install) and ../lib/. Relative, so that the one binary make builds works
+ * in the build tree, under any PREFIX and in the package.
  *
  * Without --stats or --verbose, CMD replaces us (exec). With them we stay
  * as CMD's parent: --stats adds up the records every process of CMD's tree
@@ -91,7 +94,16 @@ static int find_library(char *out, size_t size)
 	if (!slash)
 		return -1;
 	*slash = '\0';
-	static const char *const rel[] = { "/", "/../lib/reflink-shim/", "/../lib/" };
+	static const char *const rel[] = {
+		"/",
+#ifdef REFLINK_SHIM_MULTIARCH
+		/* first after the build tree: a package's wrapper in /usr/bin must
+		 * not pick up a library make install put in /usr/lib/reflink-shim */
+		"/../lib/" REFLINK_SHIM_MULTIARCH "/reflink-shim/",
+#endif
+		"/../lib/reflink-shim/",
+		"/../lib/",
+	};
 	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
 		char path[PATH_MAX];
 		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", self, rel[i], LIBNAME) >= sizeof(path))

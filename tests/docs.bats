@@ -9,6 +9,9 @@ bats_require_minimum_version 1.5.0
 # and these commands are not run here, for the reason given:
 #   make test, make check-*   they are the test suite (CI runs make test)
 #   make bench                an hour; "BENCH_QUICK=1 make bench" is run
+#   apt-get install ./X.deb   it would install on this machine (make
+#                             check-deb installs the package in a fresh
+#                             root); here X must be what make deb made
 
 load helpers
 
@@ -37,11 +40,12 @@ doc_commands() {
 	mkdir -p "$repo" "$dest" "$xfs"
 	# the source tree, without build products
 	(cd "$SHIM_TOP" && tar cf - --exclude='./build*' --exclude=./.git .) | (cd "$repo" && tar xf -)
-	local log=$a/log later=()
+	local log=$a/log later=() debs=()
 	while IFS= read -r c; do
 		case $c in
 		"make test" | "make check-"* | "make bench") continue ;;
 		"make uninstall"*) later+=("$c"); continue ;;
+		"apt-get install ./"*.deb) debs+=("${c#apt-get install }"); continue ;;
 		esac
 		echo "\$ $c" >> "$log"
 		c=${c//\/usr\/local\//$dest\/usr\/local\/}
@@ -62,6 +66,10 @@ doc_commands() {
 		[ "$shared" -eq "$size" ]
 	done
 	[ -x "$dest/usr/local/bin/reflink-shim" ]
+	[ ${#debs[@]} -ge 1 ]
+	for f in "${debs[@]}"; do
+		[ -f "$repo/$f" ] || { ls "$repo/build"; echo "make deb did not make $f"; return 1; }
+	done
 	grep -q clone "$repo/shim.log"
 	for c in "${later[@]}"; do
 		(cd "$repo" && DESTDIR=$dest bash -euo pipefail -c "$c")
@@ -93,4 +101,12 @@ doc_commands() {
 		grep -Eq "FD_$st = " "$SHIM_TOP/shim/fdtab.h" ||
 			{ echo "copy.h names state $st, which fdtab.h does not define"; return 1; }
 	done
+}
+
+@test "the man page, README and the package name the version make builds" {
+	local v; v=$("$SHIM_WRAPPER" --version)
+	v=${v#reflink-shim }
+	grep -q "^\.TH REFLINK-SHIM 1 [0-9-]* \"reflink-shim $v\"" "$SHIM_TOP/docs/reflink-shim.1"
+	run doc_commands
+	[[ "$output" == *"apt-get install ./build/reflink-shim_${v}_"* ]]
 }

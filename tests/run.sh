@@ -38,6 +38,11 @@ if [ "$(id -u)" = 0 ]; then
 	have fiu-run || need_pkgs+=(fiu-utils)
 	have fuse-overlayfs || need_pkgs+=(fuse-overlayfs)
 	[ -f /usr/lib/x86_64-linux-gnu/libeatmydata.so ] || need_pkgs+=(eatmydata)
+	have dpkg-shlibdeps || need_pkgs+=(dpkg-dev)   # make deb (docs.bats)
+	if [ "${SHIM_CHECK_DEB:-0}" = 1 ]; then
+		have debootstrap || need_pkgs+=(debootstrap)
+		have lintian || need_pkgs+=(lintian)
+	fi
 fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && have apt-get; then
