@@ -1,7 +1,9 @@
 /*
  * kernel.h — the few pieces of Linux's user ABI the library uses, defined
  * here so that it builds against glibc or musl without the kernel's
- * headers (musl-gcc does not see /usr/include/linux).
+ * headers (musl-gcc does not see /usr/include/linux), and against C
+ * libraries older than the kernel features it handles (glibc 2.28, RHEL 8,
+ * and 2.31, Debian 11: tests/oldglibc.sh).
  */
 #ifndef SHIM_KERNEL_H
 #define SHIM_KERNEL_H
@@ -9,6 +11,21 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+
+/*
+ * System calls newer than the C library's list of names: glibc defines
+ * SYS_x only for the calls it knew of (2.31 stops at Linux 5.4), whatever
+ * the kernel headers say. A program built there still makes them, through
+ * syscall() or a newer libc's wrapper, and we must recognise them. Numbers
+ * from 424 on are the same on every architecture.
+ */
+#ifndef SYS_openat2
+#define SYS_openat2 437 /* Linux 5.6 */
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436 /* Linux 5.9 */
+#endif
 
 /* linux/fs.h */
 struct k_clone_range {

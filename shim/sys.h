@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <sys/syscall.h>
 
+#include "kernel.h" /* the SYS_ numbers older C libraries lack */
+
 #if defined(__x86_64__)
 static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
 {

@@ -109,7 +109,6 @@ SHIM_EXPORT long syscall(long n, ...)
 #ifdef SYS_creat
 	case SYS_creat: return creat((const char *)a, (mode_t)b);
 #endif
-#ifdef SYS_openat2
 	case SYS_openat2: {
 		long fd = SYS(SYS_openat2, a, b, c, d);
 		if (fd >= 0) {
@@ -119,7 +118,6 @@ SHIM_EXPORT long syscall(long n, ...)
 		}
 		return fd;
 	}
-#endif
 	default:
 		return SYS(n, a, b, c, d, e, f);
 	}
