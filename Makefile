@@ -98,11 +98,12 @@ $(B)/musl/everycall: $(EVERYCALL)
 	@mkdir -p $(B)/musl
 	$(MUSL_CC) $(CFLAGS) -std=gnu11 $(WARN) -Ishim -pthread -o $@ $< -ldl -lrt
 
-# Test helper programs (scenario copiers, checkers).
+# Test helper programs (scenario copiers, checkers). -lrt: the aio
+# functions, in librt before glibc 2.34.
 TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c))
 $(B)/tests/%: tests/progs/%.c tests/progs/common.h | $(B)
 	@mkdir -p $(B)/tests
-	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -pthread -o $@ $<
+	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -pthread -o $@ $< -lrt
 
 $(B)/tests/early.so: tests/progs/early.c tests/progs/common.h | $(B)
 	@mkdir -p $(B)/tests

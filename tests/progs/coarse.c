@@ -116,56 +116,70 @@ _Static_assert(sizeof(struct stat) == sizeof(struct stat64), "LP64 stat");
 	if (!next_)                                                               \
 		die("coarse.so: no next %s", #fn);
 
-int fstat(int fd, struct stat *st)
+/*
+ * The C library's stat functions. glibc 2.33 and later export fstat, stat,
+ * lstat and fstatat; before, only __fxstat, __xstat, __lxstat and
+ * __fxstatat, which take a structure version first (_STAT_VER: its headers
+ * define it only then) and which those headers' inline stat() calls.
+ */
+#ifdef _STAT_VER
+#define REAL_STAT(fn, xfn, ...) { NEXT(xfn); return next_(_STAT_VER, __VA_ARGS__); }
+#else
+#define REAL_STAT(fn, xfn, ...) { NEXT(fn); return next_(__VA_ARGS__); }
+#endif
+static int real_fstat(int fd, struct stat *st) REAL_STAT(fstat, __fxstat, fd, st)
+static int real_stat(const char *p, struct stat *st) REAL_STAT(stat, __xstat, p, st)
+static int real_lstat(const char *p, struct stat *st) REAL_STAT(lstat, __lxstat, p, st)
+static int real_fstatat(int dirfd, const char *p, struct stat *st, int flags)
+	REAL_STAT(fstatat, __fxstatat, dirfd, p, st, flags)
+
+static int rounded(int r, struct stat *st)
 {
-	NEXT(fstat);
-	int r = next_(fd, st);
 	if (r == 0)
 		round_stat(st);
 	return r;
 }
-int fstat64(int fd, struct stat64 *st)
+static int coarse_fstat(int fd, struct stat *st) { return rounded(real_fstat(fd, st), st); }
+static int coarse_stat(const char *p, struct stat *st) { return rounded(real_stat(p, st), st); }
+static int coarse_lstat(const char *p, struct stat *st) { return rounded(real_lstat(p, st), st); }
+static int coarse_fstatat(int dirfd, const char *p, struct stat *st, int flags)
 {
-	return fstat(fd, (struct stat *)st);
+	return rounded(real_fstatat(dirfd, p, st, flags), st);
 }
 
-int stat(const char *path, struct stat *st)
-{
-	NEXT(stat);
-	int r = next_(path, st);
-	if (r == 0)
-		round_stat(st);
-	return r;
-}
-int stat64(const char *path, struct stat64 *st)
-{
-	return stat(path, (struct stat *)st);
-}
+/*
+ * Every name of each: NAME, NAME64 and the glibc < 2.33 names that binaries
+ * built then call (on x86_64 and aarch64 the structure is the kernel's,
+ * whatever the version says). None calls another by its public name: that
+ * would go back through the shim, which exports them all.
+ */
+int fstat(int fd, struct stat *st) { return coarse_fstat(fd, st); }
+int fstat64(int fd, struct stat64 *st) { return coarse_fstat(fd, (struct stat *)st); }
+int __fxstat(int ver, int fd, struct stat *st) { return coarse_fstat(fd, st); }
+int __fxstat64(int ver, int fd, struct stat64 *st) { return coarse_fstat(fd, (struct stat *)st); }
 
-int lstat(const char *path, struct stat *st)
-{
-	NEXT(lstat);
-	int r = next_(path, st);
-	if (r == 0)
-		round_stat(st);
-	return r;
-}
-int lstat64(const char *path, struct stat64 *st)
-{
-	return lstat(path, (struct stat *)st);
-}
+int stat(const char *p, struct stat *st) { return coarse_stat(p, st); }
+int stat64(const char *p, struct stat64 *st) { return coarse_stat(p, (struct stat *)st); }
+int __xstat(int ver, const char *p, struct stat *st) { return coarse_stat(p, st); }
+int __xstat64(int ver, const char *p, struct stat64 *st) { return coarse_stat(p, (struct stat *)st); }
 
-int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+int lstat(const char *p, struct stat *st) { return coarse_lstat(p, st); }
+int lstat64(const char *p, struct stat64 *st) { return coarse_lstat(p, (struct stat *)st); }
+int __lxstat(int ver, const char *p, struct stat *st) { return coarse_lstat(p, st); }
+int __lxstat64(int ver, const char *p, struct stat64 *st) { return coarse_lstat(p, (struct stat *)st); }
+
+int fstatat(int dirfd, const char *p, struct stat *st, int flags) { return coarse_fstatat(dirfd, p, st, flags); }
+int fstatat64(int dirfd, const char *p, struct stat64 *st, int flags)
 {
-	NEXT(fstatat);
-	int r = next_(dirfd, path, st, flags);
-	if (r == 0)
-		round_stat(st);
-	return r;
+	return coarse_fstatat(dirfd, p, (struct stat *)st, flags);
 }
-int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
+int __fxstatat(int ver, int dirfd, const char *p, struct stat *st, int flags)
 {
-	return fstatat(dirfd, path, (struct stat *)st, flags);
+	return coarse_fstatat(dirfd, p, st, flags);
+}
+int __fxstatat64(int ver, int dirfd, const char *p, struct stat64 *st, int flags)
+{
+	return coarse_fstatat(dirfd, p, (struct stat *)st, flags);
 }
 
 int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
@@ -176,36 +190,6 @@ int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *s
 		round_statx(sx);
 	return r;
 }
-
-/* The stat ABI of binaries built before glibc 2.33 (on x86_64 and aarch64
- * the structure is the kernel's whatever `ver` says). */
-int __fxstat(int ver, int fd, struct stat *st)
-{
-	(void)ver;
-	return fstat(fd, st);
-}
-__attribute__((alias("__fxstat"))) int __fxstat64(int, int, struct stat *);
-
-int __xstat(int ver, const char *path, struct stat *st)
-{
-	(void)ver;
-	return stat(path, st);
-}
-__attribute__((alias("__xstat"))) int __xstat64(int, const char *, struct stat *);
-
-int __lxstat(int ver, const char *path, struct stat *st)
-{
-	(void)ver;
-	return lstat(path, st);
-}
-__attribute__((alias("__lxstat"))) int __lxstat64(int, const char *, struct stat *);
-
-int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
-{
-	(void)ver;
-	return fstatat(dirfd, path, st, flags);
-}
-__attribute__((alias("__fxstatat"))) int __fxstatat64(int, int, const char *, struct stat *, int);
 
 static bool realtime(clockid_t id)
 {
