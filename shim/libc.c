@@ -44,7 +44,8 @@ __attribute__((noreturn, cold)) static void missing(const struct elfsym_name *na
 	__builtin_trap();
 }
 
-static void *bind_next(const struct elfsym_name *name, void **slot)
+/* The next definition of name, else fallback if there is one. */
+static void *bind_next(const struct elfsym_name *name, void **slot, void *fallback)
 {
 	void *f = elfsym_next_one(name);
 	/* Nothing after us (we were dlopen()ed): the C library is before us.
@@ -53,21 +54,42 @@ static void *bind_next(const struct elfsym_name *name, void **slot)
 	if (!f)
 		f = elfsym_default(name->name);
 	if (!f)
+		f = fallback;
+	if (!f)
 		missing(name);
 	__atomic_store_n(slot, f, __ATOMIC_RELAXED);
 	return f;
 }
 
-#define FORWARD(ret, name, params, args)                                   \
+#define FORWARD_OR(fallback, ret, name, params, args)                      \
 	ret name params                                                    \
 	{                                                                  \
 		static const struct elfsym_name sym_ = ELFSYM_NAME(#name); \
 		static void *fn;                                           \
 		void *f = __atomic_load_n(&fn, __ATOMIC_RELAXED);          \
 		if (unlikely(!f))                                          \
-			f = bind_next(&sym_, &fn);                             \
+			f = bind_next(&sym_, &fn, fallback);               \
 		return ((ret(*) params)f) args;                            \
 	}
+#define FORWARD(...) FORWARD_OR(NULL, __VA_ARGS__)
+
+/*
+ * Before glibc 2.34, pthread_sigmask and pthread_testcancel are in
+ * libpthread, which only programs that use threads load (dd, cpio and
+ * busybox do not); the other pthread functions here have forwarders in
+ * libc. Without libpthread no thread can be cancelled, and pthread_sigmask
+ * is the system call it wraps. (A libpthread dlopened after our first call
+ * is not seen: a deferred cancel then acts at the next real cancellation
+ * point instead of at our write.)
+ */
+static int raw_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	return (int)-sys6(SYS_rt_sigprocmask, how, (long)set, (long)old, _NSIG / 8, 0, 0);
+}
+
+static void no_testcancel(void)
+{
+}
 
 FORWARD(int *, __errno_location, (void), ())
 FORWARD(int, memcmp, (const void *a, const void *b, size_t n), (a, b, n))
@@ -85,9 +107,9 @@ FORWARD(int, fstatfs, (int fd, struct statfs *buf), (fd, buf))
 FORWARD(int, getrlimit, (rlimit_resource r, struct rlimit *rl), (r, rl))
 FORWARD(int, sched_yield, (void), ())
 FORWARD(int, sigfillset, (sigset_t *set), (set))
-FORWARD(int, pthread_sigmask, (int how, const sigset_t *set, sigset_t *old), (how, set, old))
+FORWARD_OR((void *)raw_sigmask, int, pthread_sigmask, (int how, const sigset_t *set, sigset_t *old), (how, set, old))
 FORWARD(int, pthread_setcancelstate, (int state, int *old), (state, old))
-FORWARD(void, pthread_testcancel, (void), ())
+FORWARD_OR((void *)no_testcancel, void, pthread_testcancel, (void), ())
 FORWARD(int, clock_gettime, (clockid_t c, struct timespec *ts), (c, ts))
 FORWARD(int, pthread_mutex_init, (pthread_mutex_t *m, const pthread_mutexattr_t *a), (m, a))
 FORWARD(int, pthread_mutex_lock, (pthread_mutex_t *m), (m))
