@@ -14,6 +14,20 @@ declared() {
 	diff <(declared) <(nm -D --defined-only "$SHIM_LIB" | awk '{print $3}' | sort)
 }
 
+# glibc_needed FILE: the newest GLIBC_ symbol version FILE requires (none:
+# empty). objdump -p lists every version the dynamic linker will check.
+glibc_needed() {
+	objdump -p "$1" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/^GLIBC_//' | sort -uV | tail -n 1
+}
+
+@test "the library requires no glibc symbol version newer than 2.28 (RHEL 8): built anywhere, it loads there" {
+	need_cmd objdump
+	local v
+	v=$(glibc_needed "$SHIM_LIB")
+	echo "$SHIM_LIB requires GLIBC_${v:-(nothing)}"
+	[ -z "$v" ] || [ "$(printf '%s\n' "$v" 2.28 | sort -V | tail -n 1)" = 2.28 ]
+}
+
 @test "every libc symbol of a wrapped family is wrapped or excused in tests/unwrapped.txt" {
 	local libc
 	libc=$(ldd /bin/true | awk '/libc\.so/ {print $3}')
