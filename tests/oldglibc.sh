@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# make check-oldglibc: the library built and tested on Debian 11 (glibc
+# 2.31), in a root made once by tests/mkroot.sh. The source is copied into
+# the root, built there with its compiler and C library, and the copy,
+# contract, fallback and programs tests run there by tests/run.sh, which
+# makes its loop filesystems (XFS, btrfs, ext4, tmpfs) inside the root:
+# every program the tests run (dd, cp, python3, perl, busybox, cpio,
+# strace, the test programs) is the root's. Then the same tests run again
+# with the library built on this host (make all), on its newer glibc,
+# instead: what a user gets who copies it to an older system.
+#
+# Root only (chroot, loop devices). Everything mounted for the run (/dev,
+# /proc, /sys in the root, and the test filesystems) lives in a private
+# mount namespace, so it all goes away when the run ends, however it ends.
+#
+#   tests/oldglibc.sh [BATS-FILE...]   (default: copy, contract, fallback, programs)
+#   REFLINK_SHIM_ROOTS                  where the root is kept (tests/mkroot.sh)
+#   SHIM_BUILD                          the host's build (build)
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+die() {
+	echo "oldglibc: $*" >&2
+	exit 1
+}
+
+[ "$(id -u)" = 0 ] || die "needs root (chroot, loop filesystems)"
+[ $# -gt 0 ] || set -- tests/copy.bats tests/contract.bats tests/fallback.bats tests/programs.bats
+host_lib=${SHIM_BUILD:-build}/libreflink-shim.so
+[ -f "$host_lib" ] || die "no $host_lib: build the library first (make all)"
+
+# What tests/run.sh needs to run (it would install what is missing itself;
+# in the cached root it is there from the start).
+root=$(tests/mkroot.sh bullseye build-essential python3 strace xfsprogs btrfs-progs \
+	e2fsprogs busybox cpio perl fiu-utils eatmydata)
+
+# Debian 11's bats (1.2.1) cannot run the suite (bats_require_minimum_version
+# came with bats-core 1.7: tried): the host's bats-core goes in, bash
+# scripts like the rest of the harness.
+bats=$(readlink -f "$(command -v bats)") || die "bats is not installed"
+bats_root=${bats%/*/*}
+[ -d "$bats_root/libexec/bats-core" ] || die "cannot find bats-core's files under $bats_root"
+
+# A fresh copy of the source per run, in the root, removed at the end.
+work=$(mktemp -d "$root/tmp/reflink-shim-oldglibc.XXXXXX")
+trap 'rm -rf --one-file-system "$work"' EXIT
+# Interrupted (^C reaches every process of the run): stop after the
+# running step has cleaned up, rather than go on to the next.
+trap 'exit 130' INT TERM
+mkdir -p "$work/src" "$work/host"
+tar -C "$top" --exclude=./build --exclude=./.git -cf - . | tar -C "$work/src" -xf -
+mkdir -p "$work/bats/bin" "$work/bats/lib" "$work/bats/libexec"
+cp -a "$bats" "$work/bats/bin/"
+cp -a "$bats_root/lib/bats-core" "$work/bats/lib/"
+cp -a "$bats_root/libexec/bats-core" "$work/bats/libexec/"
+
+# The library as built on this host.
+cp "$host_lib" "$work/host/"
+
+in_root=/tmp/${work##*/}
+# shellcheck disable=SC2016 # expanded in the root's shell
+script='
+set -e
+trap "exit 130" INT TERM
+cd "$1/src"
+shift
+echo "oldglibc: $(ldd --version | head -1); $(cp --version | head -1); $(python3 --version); $(bats --version)"
+make -s -j2 all test-progs
+rc=0
+echo "oldglibc: the library built in the root"
+tests/run.sh "$@" || rc=1
+# The host-built library with the programs built here (SHIM_BUILD: the
+# test programs and the wrapper from build/, the library from host/).
+mkdir -p build/host
+cp ../host/libreflink-shim.so build/host/
+ln -s ../tests ../reflink-shim ../examples build/host/
+echo "oldglibc: the library built on the host"
+SHIM_BUILD=build/host tests/run.sh "$@" || rc=1
+exit $rc
+'
+# shellcheck disable=SC2016 # expanded by the inner shell
+unshare -m --propagation private bash -c '
+	set -e
+	root=$1
+	shift
+	mount --rbind /dev "$root/dev"
+	mount -t proc proc "$root/proc"
+	mount -t sysfs sysfs "$root/sys"
+	exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
+		PATH="$1/bats/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+		bash -c "$2" oldglibc "$1" "${@:3}"
+' oldglibc "$root" "$in_root" "$script" "$@"
