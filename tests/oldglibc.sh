@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# make check-oldglibc: the library built and tested on Debian 11 (glibc
-# 2.31), in a root made once by tests/mkroot.sh. The source is copied into
-# the root, built there with its compiler and C library, and the copy,
-# contract, fallback and programs tests run there by tests/run.sh, which
-# makes its loop filesystems (XFS, btrfs, ext4, tmpfs) inside the root:
-# every program the tests run (dd, cp, python3, perl, busybox, cpio,
-# strace, the test programs) is the root's. Then the same tests run again
-# with the library built on this host (make all), on its newer glibc,
-# instead: what a user gets who copies it to an older system.
+# make check-oldglibc: the library on Debian 11 (glibc 2.31), in a root
+# made once by tests/mkroot.sh. The source is copied into the root and
+# built there with its compiler and C library; tests/run.sh runs the copy,
+# contract, fallback and programs tests there, making its loop filesystems
+# (XFS, btrfs, ext4, tmpfs) inside the root, so that every program the
+# tests run (dd, cp, python3, perl, busybox, cpio, strace, the test
+# programs) is the root's. They run three times:
+#   1. in the root, with the library built there;
+#   2. in the root, with the library built on this host (make all), on its
+#      newer glibc: what a user gets who copies it to an older system;
+#   3. on this host, with the library built in the root.
 #
-# Root only (chroot, loop devices). Everything mounted for the run (/dev,
-# /proc, /sys in the root, and the test filesystems) lives in a private
-# mount namespace, so it all goes away when the run ends, however it ends.
+# Root only (chroot, loop devices). Everything mounted in the root (/dev,
+# /proc, /sys, and the test filesystems) lives in a private mount
+# namespace, so it all goes away when the run ends, however it ends.
 #
 #   tests/oldglibc.sh [BATS-FILE...]   (default: copy, contract, fallback, programs)
 #   REFLINK_SHIM_ROOTS                  where the root is kept (tests/mkroot.sh)
-#   SHIM_BUILD                          the host's build (build)
+#   SHIM_BUILD                          this host's build (build), with test-progs
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,8 +30,9 @@ die() {
 
 [ "$(id -u)" = 0 ] || die "needs root (chroot, loop filesystems)"
 [ $# -gt 0 ] || set -- tests/copy.bats tests/contract.bats tests/fallback.bats tests/programs.bats
-host_lib=${SHIM_BUILD:-build}/libreflink-shim.so
-[ -f "$host_lib" ] || die "no $host_lib: build the library first (make all)"
+host_build=${SHIM_BUILD:-build}
+{ [ -f "$host_build/libreflink-shim.so" ] && [ -x "$host_build/tests/scenario" ]; } ||
+	die "build here first: make all test-progs"
 
 # What tests/run.sh needs to run (it would install what is missing itself;
 # in the cached root it is there from the start).
@@ -49,15 +52,15 @@ trap 'rm -rf --one-file-system "$work"' EXIT
 # Interrupted (^C reaches every process of the run): stop after the
 # running step has cleaned up, rather than go on to the next.
 trap 'exit 130' INT TERM
-mkdir -p "$work/src" "$work/host"
+mkdir -p "$work/src" "$work/host" "$work/root"
 tar -C "$top" --exclude=./build --exclude=./.git -cf - . | tar -C "$work/src" -xf -
 mkdir -p "$work/bats/bin" "$work/bats/lib" "$work/bats/libexec"
 cp -a "$bats" "$work/bats/bin/"
 cp -a "$bats_root/lib/bats-core" "$work/bats/lib/"
 cp -a "$bats_root/libexec/bats-core" "$work/bats/libexec/"
 
-# The library as built on this host.
-cp "$host_lib" "$work/host/"
+# The library as built on this host, for run 2.
+cp "$host_build/libreflink-shim.so" "$work/host/"
 
 in_root=/tmp/${work##*/}
 # shellcheck disable=SC2016 # expanded in the root's shell
@@ -68,15 +71,16 @@ cd "$1/src"
 shift
 echo "oldglibc: $(ldd --version | head -1); $(cp --version | head -1); $(python3 --version); $(bats --version)"
 make -s -j2 all test-progs
+cp build/libreflink-shim.so ../root/
 rc=0
-echo "oldglibc: the library built in the root"
+echo "oldglibc: 1. in the root, the library built there"
 tests/run.sh "$@" || rc=1
-# The host-built library with the programs built here (SHIM_BUILD: the
-# test programs and the wrapper from build/, the library from host/).
+# SHIM_BUILD: the test programs and the wrapper from build/, the library
+# from build/host/.
 mkdir -p build/host
 cp ../host/libreflink-shim.so build/host/
 ln -s ../tests ../reflink-shim ../examples build/host/
-echo "oldglibc: the library built on the host"
+echo "oldglibc: 2. in the root, the library built on the host"
 SHIM_BUILD=build/host tests/run.sh "$@" || rc=1
 exit $rc
 '
@@ -91,4 +95,15 @@ unshare -m --propagation private bash -c '
 	exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
 		PATH="$1/bats/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
 		bash -c "$2" oldglibc "$1" "${@:3}"
-' oldglibc "$root" "$in_root" "$script" "$@"
+' oldglibc "$root" "$in_root" "$script" "$@" && rc=0 || rc=1
+
+# 3. The library built in the root, with this host's programs.
+[ -f "$work/root/libreflink-shim.so" ] || die "the build in the root failed"
+rb=$host_build/oldglibc
+rm -rf "$rb"
+mkdir -p "$rb"
+cp "$work/root/libreflink-shim.so" "$rb/"
+ln -s ../tests ../reflink-shim ../examples "$rb/"
+echo "oldglibc: 3. on this host, the library built in the root"
+SHIM_BUILD=$rb tests/run.sh "$@" || rc=1
+exit "$rc"
