@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # make check-oldglibc: the library on Debian 11 (glibc 2.31), in a root
 # made once by tests/mkroot.sh. The source is copied into the root and
-# built there with its compiler and C library; tests/run.sh runs the copy,
-# contract, fallback and programs tests there, making its loop filesystems
-# (XFS, btrfs, ext4, tmpfs) inside the root, so that every program the
-# tests run (dd, cp, python3, perl, busybox, cpio, strace, the test
-# programs) is the root's. They run three times:
+# built there with its compiler and C library; tests/run.sh runs the tests
+# there, making its loop filesystems (XFS, btrfs, ext4, tmpfs) inside the
+# root, so that every program the tests run (dd, cp, python3, perl,
+# busybox, cpio, strace, the test programs) is the root's. They run three
+# times:
 #   1. in the root, with the library built there;
 #   2. in the root, with the library built on this host (make all), on its
 #      newer glibc: what a user gets who copies it to an older system;
@@ -15,7 +15,7 @@
 # /proc, /sys, and the test filesystems) lives in a private mount
 # namespace, so it all goes away when the run ends, however it ends.
 #
-#   tests/oldglibc.sh [BATS-FILE...]   (default: copy, contract, fallback, programs)
+#   tests/oldglibc.sh [BATS-FILE...]   (default: the files below)
 #   REFLINK_SHIM_ROOTS                  where the root is kept (tests/mkroot.sh)
 #   SHIM_BUILD                          this host's build (build), with test-progs
 set -euo pipefail
@@ -29,7 +29,10 @@ die() {
 }
 
 [ "$(id -u)" = 0 ] || die "needs root (chroot, loop filesystems)"
-[ $# -gt 0 ] || set -- tests/copy.bats tests/contract.bats tests/fallback.bats tests/programs.bats
+# Those that run the scenario programs and real programs: what differs
+# with the C library (its stat and pthread entry points, stdio) is met there.
+[ $# -gt 0 ] || set -- tests/copy.bats tests/contract.bats tests/fallback.bats tests/programs.bats \
+	tests/lifecycle.bats tests/exact.bats tests/invisible.bats tests/coarse.bats
 host_build=${SHIM_BUILD:-build}
 { [ -f "$host_build/libreflink-shim.so" ] && [ -x "$host_build/tests/scenario" ]; } ||
 	die "build here first: make all test-progs"
