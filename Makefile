@@ -220,8 +220,8 @@ check-aarch64:
 # programs, lifecycle, exact, invisible and coarse tests there, with the
 # root's dd, cp, python3..., on loop XFS and btrfs, with the library built
 # there and with the one built here; then here, with the one built there.
-# Measured on 2 shared cores: 5.5 minutes; the first run adds 50-80 s (the
-# root: debootstrap and apt-get).
+# Measured on 2 shared cores: 4.5 to 5.5 minutes; the first run adds
+# 50-80 s (the root: debootstrap and apt-get).
 check-oldglibc: all test-progs
 	SHIM_BUILD=$(B) tests/oldglibc.sh
 
