@@ -2,9 +2,9 @@
  * lookup.so — checks shim/elfsym.c against the dynamic linker: preloaded
  * (with other libraries before or after it), its constructor looks up every
  * name of shim/symbols.def and the C library functions shim/libc.c binds
- * with our lookup and with dlsym(RTLD_NEXT), the library's variables with
- * elfsym_default() and dlsym(RTLD_DEFAULT), and prints each difference and
- * then "lookup: N names, M differ" on stderr.
+ * with our lookup and with dlsym(RTLD_NEXT) (next_default), the library's
+ * variables with elfsym_default() and dlsym(RTLD_DEFAULT), and prints each
+ * difference and then "lookup: N names, M differ" on stderr.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -31,6 +31,29 @@ static const struct elfsym_name next[] = {
 
 static const char *const global[] = { "__environ", "environ", "program_invocation_short_name", "stdout", "optarg" };
 
+/*
+ * dlsym(RTLD_NEXT, name) as glibc 2.36 and later answer it: for a name
+ * with several versions, the default one, which is what the loader binds a
+ * program's reference to and what our lookup finds. Before 2.36 it answered
+ * the oldest (glibc bug 14932: posix_spawn@GLIBC_2.2.5, not @@GLIBC_2.15),
+ * even one no program can bind to (glibc 2.31's libpthread has only a
+ * compatibility pthread_atfork); dlsym on the defining object's own handle
+ * answers as 2.36 does in every version.
+ */
+static void *next_default(const char *name)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+	Dl_info i;
+	if (!p || !dladdr(p, &i) || !i.dli_fname)
+		return p;
+	void *h = dlopen(i.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+	if (!h)
+		return p;  /* the main program: no handle by name */
+	void *q = dlsym(h, name);
+	dlclose(h);
+	return q;
+}
+
 static int differ(const char *name, void *ours, void *theirs)
 {
 	if (ours == theirs)
@@ -47,7 +70,7 @@ __attribute__((constructor)) static void check(void)
 {
 	int n = 0, bad = 0;
 	for (size_t i = 0; i < sizeof(next) / sizeof(next[0]); i++, n++)
-		bad += differ(next[i].name, elfsym_next_one(&next[i]), dlsym(RTLD_NEXT, next[i].name));
+		bad += differ(next[i].name, elfsym_next_one(&next[i]), next_default(next[i].name));
 	for (size_t i = 0; i < sizeof(global) / sizeof(global[0]); i++, n++)
 		bad += differ(global[i], elfsym_default(global[i]), dlsym(RTLD_DEFAULT, global[i]));
 	fprintf(stderr, "lookup: %d names, %d differ\n", n, bad);
