@@ -49,23 +49,24 @@ static int errno_of(const char *name)
 
 /*
  * What a clone that failed half-way leaves: 0xAA bytes in the destination
- * from `at` on. Through libc's own pwrite and fstat (RTLD_NEXT): the names
- * pwrite and fstat bind to the shim's wrappers, and the shim is in the
- * middle of judging this destination's first write.
+ * from `at` on. Through libc's own pwrite and statx (RTLD_NEXT): the names
+ * pwrite and statx bind to the shim's wrappers, and the shim is in the
+ * middle of judging this destination's first write. (statx, not fstat:
+ * glibc before 2.33 has no fstat to look up.)
  */
 static void scribble(int dfd, int sfd, off_t at)
 {
 	static ssize_t (*next_pwrite)(int, const void *, size_t, off_t);
-	static int (*next_fstat)(int, struct stat *);
+	static int (*next_statx)(int, const char *, int, unsigned, struct statx *);
 	if (!next_pwrite)
 		next_pwrite = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite");
-	if (!next_fstat)
-		next_fstat = (int (*)(int, struct stat *))dlsym(RTLD_NEXT, "fstat");
+	if (!next_statx)
+		next_statx = (int (*)(int, const char *, int, unsigned, struct statx *))dlsym(RTLD_NEXT, "statx");
 	const char *l = getenv("FAULT_CLONE_PARTIAL_LEN");
 	long long len = 65536;
-	struct stat st;
+	struct statx sx;
 	if (l && !strcmp(l, "src"))
-		len = next_fstat(sfd, &st) == 0 ? (long long)st.st_size : 0;
+		len = next_statx(sfd, "", AT_EMPTY_PATH, STATX_SIZE, &sx) == 0 ? (long long)sx.stx_size : 0;
 	else if (l)
 		len = num(l);
 	static unsigned char junk[65536];
