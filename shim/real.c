@@ -25,39 +25,19 @@ const char *real_lacking;
 
 enum {
 #define REQ(name, ret, params, ...) REAL_##name,
-#define OPT REQ
-#define ALIAS(name, target)
-#define OWN(name)
 #include "symbols.def"
-#undef REQ
-#undef OPT
-#undef ALIAS
-#undef OWN
 	REAL_COUNT
 };
 
 static const struct elfsym_name wanted[REAL_COUNT] = {
 #define REQ(name, ret, params, ...) ELFSYM_NAME(#name),
-#define OPT REQ
-#define ALIAS(name, target)
-#define OWN(name)
 #include "symbols.def"
-#undef REQ
-#undef OPT
-#undef ALIAS
-#undef OWN
 };
 
 static const bool required[REAL_COUNT] = {
 #define REQ(name, ret, params, ...) true,
 #define OPT(name, ret, params, ...) false,
-#define ALIAS(name, target)
-#define OWN(name)
 #include "symbols.def"
-#undef REQ
-#undef OPT
-#undef ALIAS
-#undef OWN
 };
 
 /* The fallbacks: fallback_read() and so on. Our own raw system call, which
@@ -65,14 +45,7 @@ static const bool required[REAL_COUNT] = {
 #define KCALL SYS
 #include "fallback.h"
 #define REQ(name, ret, params, ...) FALLBACK_FN(fallback_##name, ret, params, __VA_ARGS__)
-#define OPT REQ
-#define ALIAS(name, target)
-#define OWN(name)
 #include "symbols.def"
-#undef REQ
-#undef OPT
-#undef ALIAS
-#undef OWN
 
 void real_init(void)
 {
@@ -91,14 +64,7 @@ void real_init(void)
 #define REQ(name, ret, params, ...)                                                              \
 	__atomic_store_n(&real.name, found[REAL_##name] ? (ret(*) params)found[REAL_##name] : fallback_##name, \
 			 __ATOMIC_RELAXED);
-#define OPT REQ
-#define ALIAS(name, target)
-#define OWN(name)
 #include "symbols.def"
-#undef REQ
-#undef OPT
-#undef ALIAS
-#undef OWN
 	__atomic_store_n(&real_lacking, lacking, __ATOMIC_RELAXED);
 	__atomic_store_n(&real_ready, 1, __ATOMIC_RELEASE);
 }

@@ -49,14 +49,7 @@ struct utimbuf;
 
 struct real_fns {
 #define REQ(name, ret, params, ...) ret(*name) params;
-#define OPT REQ
-#define ALIAS(name, target)
-#define OWN(name)
 #include "symbols.def"
-#undef REQ
-#undef OPT
-#undef ALIAS
-#undef OWN
 };
 
 /* Declared hidden: the wrappers' fast paths jump through it directly. */

@@ -65,14 +65,7 @@ static int no_sys;
 #define REQ(name, ret, params, ...) \
 	typedef ret(*name##_fn) params; \
 	FALLBACK_FN(sys_##name, ret, params, __VA_ARGS__)
-#define OPT REQ
-#define ALIAS(name, target)
-#define OWN(name)
 #include "symbols.def"
-#undef REQ
-#undef OPT
-#undef ALIAS
-#undef OWN
 
 static const char *dir;
 static void *lib;  /* -l: the dlopen()ed library */
@@ -1023,10 +1016,6 @@ static void every(void)
 	CALL(lookup(#name), own_##name, #name, "direct");                     \
 	names++;
 #include "symbols.def"
-#undef REQ
-#undef OPT
-#undef ALIAS
-#undef OWN
 }
 
 int main(int argc, char **argv)

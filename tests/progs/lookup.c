@@ -14,14 +14,7 @@
 
 static const struct elfsym_name next[] = {
 #define REQ(name, ret, params, ...) ELFSYM_NAME(#name),
-#define OPT REQ
-#define ALIAS(name, target)
-#define OWN(name)
 #include "symbols.def"
-#undef REQ
-#undef OPT
-#undef ALIAS
-#undef OWN
 	/* IFUNCs, several versions, a name nobody defines */
 	ELFSYM_NAME("memcmp"), ELFSYM_NAME("strlen"), ELFSYM_NAME("strnlen"), ELFSYM_NAME("memcpy"),
 	ELFSYM_NAME("pthread_sigmask"), ELFSYM_NAME("realpath"), ELFSYM_NAME("__register_atfork"),
