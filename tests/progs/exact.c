@@ -28,6 +28,11 @@
  *       the copy (waiting on a FIFO), an fd received over a unix socket
  *       (SCM_RIGHTS; it first reads at the shared offset); or (truncate)
  *       another process sets D's size to that offset + 3.
+ *   whole plain|lock S D
+ *       S read whole and written to D in one write, then D's size and
+ *       timestamps, more writes, seeks, a read back; with lock, a POSIX
+ *       write lock on D taken first, probed by another process after the
+ *       copy and after close.
  *   stalefd S D
  *       copies S to D.first with a pipe open; closes the pipe through stdio
  *       (fclose: no wrapper sees it), fopen(D) on that number, copies S to
@@ -531,6 +536,57 @@ static void cmd_stalefd(char **av)
 	close(s);
 }
 
+/*
+ * whole plain|lock S D: S read whole and written to D in one write (the
+ * copy ends at that call under the shim), then what the program sees of D
+ * afterwards: size, timestamps, more writes, seeks, reads back. With lock,
+ * the program first takes a POSIX write lock on D, which another process
+ * must still see held after the copy (closing a dup of D would drop it).
+ */
+static void cmd_whole(char **av)
+{
+	const char *mode = av[0], *sp = av[1], *dp = av[2];
+	bool lock = !strcmp(mode, "lock");
+	if (!lock && strcmp(mode, "plain"))
+		die("whole: unknown mode %s", mode);
+	if (lock)
+		agent_start();
+	int s = xopen(sp, O_RDONLY);
+	int d = xopen(dp, O_RDWR | O_CREAT | O_TRUNC);
+	if (lock) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		say("fcntl(D, F_SETLK, write lock)", fcntl(d, F_SETLK, &fl));
+	}
+	off_t n = fsize(s);
+	unsigned char *all = malloc((size_t)n);
+	say("read S whole", read(s, all, (size_t)n));
+	say("write D whole", write(d, all, (size_t)n));
+	struct stat st;
+	fstat(d, &st);
+	line("fstat D: size %lld, mtime == ctime %s", (long long)st.st_size,
+	     st.st_mtim.tv_sec == st.st_ctim.tv_sec && st.st_mtim.tv_nsec == st.st_ctim.tv_nsec ? "yes" : "no");
+	if (lock)
+		agent("another process's lockf(D, F_TLOCK)",
+		      "python3 -c 'import fcntl,sys; f=open(sys.argv[1],\"r+b\"); fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)' '%s' 2>/dev/null",
+		      dp);
+	say("write D 4 more", write(d, "tail", 4));
+	say("lseek(D, 0, SEEK_END)", lseek(d, 0, SEEK_END));
+	say("pwrite(D, 2, 10)", pwrite(d, "XX", 2, 10));
+	unsigned char back[64];
+	read_line("pread(D, 64, n - 32)", sp, n - 32, back, pread(d, back, sizeof back, n - 32));
+	say("lseek(D, 0, SEEK_DATA)", lseek(d, 0, SEEK_DATA));
+	fstat(d, &st);
+	line("fstat D: size %lld", (long long)st.st_size);
+	say("close D", close(d));
+	if (lock)
+		agent("another process's lockf(D, F_TLOCK) after close",
+		      "python3 -c 'import fcntl,sys; f=open(sys.argv[1],\"r+b\"); fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)' '%s' 2>/dev/null",
+		      dp);
+	agent_stop();
+	close(s);
+	free(all);
+}
+
 static void cmd_refuse(char **av)
 {
 	const char *mode = av[0], *sp = av[1], *dp = av[2];
@@ -884,6 +940,7 @@ int main(int argc, char **argv)
 		{ "stdio-run", 1, cmd_stdio_run },
 		{ "refuse", 3, cmd_refuse },
 		{ "stalefd", 2, cmd_stalefd },
+		{ "whole", 3, cmd_whole },
 		{ "cancel", 2, cmd_cancel },
 		{ "death", 3, cmd_death },
 		{ "cfr", 2, cmd_cfr },
