@@ -909,8 +909,8 @@ static ssize_t accept_write(struct copy *c, int fd, off_t off, size_t n, bool *h
 }
 
 /*
- * With c locked, after the write or transfer that armed it through fd
- * (entry ent): when that one call wrote the whole of S, D holds exactly
+ * With c locked, after the write or transfer that armed it through fd:
+ * when that one call wrote the whole of S, D holds exactly
  * what the program wrote, stamped by the clone as the write would have
  * stamped it, and nothing is left to cut or hide. So the copy ends here
  * instead of at close: our dup of D is closed and fd becomes an ordinary
@@ -920,10 +920,12 @@ static ssize_t accept_write(struct copy *c, int fd, off_t off, size_t n, bool *h
  * process may hold POSIX locks: closing our dup of D would drop them.
  * True when c is done with: the caller unlocks and frees it.
  */
-static bool finish_if_complete(struct copy *c, int fd, uintptr_t ent)
+static bool finish_if_complete(struct copy *c, int fd)
 {
-	if (c->hi != c->src.size || c->touched || c->ndest != 1 || c->nalias != 0 || fd_get(fd) != ent ||
-	    __atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE))
+	/* At its arming call a copy has exactly this one fd (another fd on D
+	 * would have kept it from arming, and a dup made now waits for our
+	 * lock), and nothing was accepted after the clone. */
+	if (c->hi != c->src.size || __atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE))
 		return false;
 	__atomic_store_n(&c->active, 0, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&copies_active, 1, __ATOMIC_RELAXED);
@@ -1019,7 +1021,7 @@ retry:
 			struct copy *c = fd_copy(v);  /* locked by do_clone */
 			fd_put(fd, v);
 			ret = accept_write(c, fd, off, n, handled);
-			bool done = *handled && finish_if_complete(c, fd, v);
+			bool done = *handled && finish_if_complete(c, fd);
 			pthread_mutex_unlock(&c->lock);
 			if (done)
 				copy_free(c);
@@ -1176,7 +1178,7 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 				clock_gettime(CLOCK_REALTIME, &c->wts);
 				ret = (ssize_t)n;
 				*handled = true;
-				done = finish_if_complete(c, out, (uintptr_t)c);
+				done = finish_if_complete(c, out);
 			} else {
 				settle_locked(c, "offsets moved during the clone");
 			}
