@@ -181,7 +181,7 @@ ex_all() {
 
 @test "exact: a copy written whole in one write, then written, read and locked on (it ends at that write)" {
 	plain_must="another process's lockf(D, F_TLOCK): exited 1" ex_all clone "whole lock S D"
-	ex_all clone "whole plain S D"
+	ex_all clone "whole plain S D" "whole dup S D"
 }
 
 @test "exact: a destination that refuses writes later (RLIMIT_FSIZE lowered, O_DIRECT)" {

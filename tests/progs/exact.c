@@ -28,11 +28,12 @@
  *       the copy (waiting on a FIFO), an fd received over a unix socket
  *       (SCM_RIGHTS; it first reads at the shared offset); or (truncate)
  *       another process sets D's size to that offset + 3.
- *   whole plain|lock S D
+ *   whole plain|lock|dup S D
  *       S read whole and written to D in one write, then D's size and
  *       timestamps, more writes, seeks, a read back; with lock, a POSIX
  *       write lock on D taken first, probed by another process after the
- *       copy and after close.
+ *       copy and after close; with dup, the later calls go through a dup
+ *       of D.
  *   stalefd S D
  *       copies S to D.first with a pipe open; closes the pipe through stdio
  *       (fclose: no wrapper sees it), fopen(D) on that number, copies S to
@@ -546,8 +547,8 @@ static void cmd_stalefd(char **av)
 static void cmd_whole(char **av)
 {
 	const char *mode = av[0], *sp = av[1], *dp = av[2];
-	bool lock = !strcmp(mode, "lock");
-	if (!lock && strcmp(mode, "plain"))
+	bool lock = !strcmp(mode, "lock"), dup_after = !strcmp(mode, "dup");
+	if (!lock && !dup_after && strcmp(mode, "plain"))
 		die("whole: unknown mode %s", mode);
 	if (lock)
 		agent_start();
@@ -561,6 +562,9 @@ static void cmd_whole(char **av)
 	unsigned char *all = malloc((size_t)n);
 	say("read S whole", read(s, all, (size_t)n));
 	say("write D whole", write(d, all, (size_t)n));
+	/* dup: the later calls go through a second fd on the same description
+	 * (one made before the copy would have kept it from being cloned). */
+	int d2 = dup_after ? dup(d) : d;
 	struct stat st;
 	fstat(d, &st);
 	line("fstat D: size %lld, mtime == ctime %s", (long long)st.st_size,
@@ -569,14 +573,16 @@ static void cmd_whole(char **av)
 		agent("another process's lockf(D, F_TLOCK)",
 		      "python3 -c 'import fcntl,sys; f=open(sys.argv[1],\"r+b\"); fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)' '%s' 2>/dev/null",
 		      dp);
-	say("write D 4 more", write(d, "tail", 4));
-	say("lseek(D, 0, SEEK_END)", lseek(d, 0, SEEK_END));
-	say("pwrite(D, 2, 10)", pwrite(d, "XX", 2, 10));
+	say("write D 4 more", write(d2, "tail", 4));
+	say("lseek(D, 0, SEEK_END)", lseek(d2, 0, SEEK_END));
+	say("pwrite(D, 2, 10)", pwrite(d2, "XX", 2, 10));
 	unsigned char back[64];
-	read_line("pread(D, 64, n - 32)", sp, n - 32, back, pread(d, back, sizeof back, n - 32));
-	say("lseek(D, 0, SEEK_DATA)", lseek(d, 0, SEEK_DATA));
+	read_line("pread(D, 64, n - 32)", sp, n - 32, back, pread(d2, back, sizeof back, n - 32));
+	say("lseek(D, 0, SEEK_DATA)", lseek(d2, 0, SEEK_DATA));
 	fstat(d, &st);
 	line("fstat D: size %lld", (long long)st.st_size);
+	if (dup_after)
+		say("close the dup", close(d2));
 	say("close D", close(d));
 	if (lock)
 		agent("another process's lockf(D, F_TLOCK) after close",
