@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 
 #include "config.h"
@@ -26,7 +27,7 @@
  * (a torn read can only cost a redundant probe).
  */
 #define PAIR_SLOTS 64
-struct pair { dev_t sdev, ddev; int verdict; };  /* verdict: 1 can, -1 cannot */
+struct pair { dev_t sdev, ddev; int verdict; };  /* verdict: 1 (2: strictatime device) can, -1 cannot */
 static struct pair pairs[PAIR_SLOTS];
 static unsigned pair_next;
 
@@ -170,8 +171,15 @@ static bool dev_may_clone(int fd, dev_t dev)
 	bool ok = type_may_clone(fd, type);
 	if (fs_type_clone(type) == FS_CLONE_REFUSED)
 		log_no_clone(fd, type, fs_type_name(type), ": ", fs_type_refusal(type));
-	pair_store(dev, ~dev, ok ? 1 : -1);
+	/* 2: every read stamps atime here (strictatime). */
+	pair_store(dev, ~dev, !ok ? -1 : (sf.f_flags & (ST_RELATIME | ST_NOATIME)) ? 1 : 2);
 	return ok;
+}
+
+bool clone_dev_strictatime(dev_t dev)
+{
+	/* Forgotten (the table is a ring): assume the worst. */
+	return pair_lookup(dev, ~dev) != 1;
 }
 
 enum why_not clone_why_not(int dfd, int sfd, long *fstype)

@@ -27,6 +27,10 @@ enum clone_class { CLONE_OK, CLONE_UNSUPPORTED, CLONE_PAIR, CLONE_REAL_ERROR };
  */
 bool clone_possible(int dfd, dev_t ddev, int sfd, dev_t sdev);
 
+/* Whether every read on this device (one clone_possible said yes to)
+ * updates atime: mounted strictatime, as statfs said then. */
+bool clone_dev_strictatime(dev_t dev);
+
 /* FICLONE sfd into dfd; returns the class and stores errno in *err. */
 enum clone_class clone_file(int dfd, int sfd, int *err);
 

@@ -535,6 +535,33 @@ struct dest_info {
 	off_t pos;
 };
 
+/*
+ * Whether RLIMIT_FSIZE is unlimited: asked once, and again only after our
+ * setrlimit/prlimit wrappers saw it set (the only way this process's limit
+ * changes but another process's prlimit on us, which DESIGN.md lists).
+ * The answer is kept with the generation it was asked in, so an answer
+ * asked while a thread set the limit is never used.
+ */
+static unsigned long fsize_gen;
+static unsigned long fsize_answer;  /* generation << 2 | 1 unlimited, 2 limited */
+
+static bool fsize_unlimited(void)
+{
+	unsigned long gen = __atomic_load_n(&fsize_gen, __ATOMIC_ACQUIRE);
+	unsigned long a = __atomic_load_n(&fsize_answer, __ATOMIC_ACQUIRE);
+	if ((a & 3) && a >> 2 == gen)
+		return (a & 3) == 1;
+	struct rlimit rl;
+	bool unlimited = getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY;
+	__atomic_store_n(&fsize_answer, gen << 2 | (unlimited ? 1 : 2), __ATOMIC_RELEASE);
+	return unlimited;
+}
+
+void copy_fsize_changed(void)
+{
+	__atomic_add_fetch(&fsize_gen, 1, __ATOMIC_ACQ_REL);
+}
+
 /* D qualifies: empty regular file, writable, not appending, at offset 0. */
 static uintptr_t judge_dest(int fd, off_t off, struct dest_info *d)
 {
@@ -550,9 +577,8 @@ static uintptr_t judge_dest(int fd, off_t off, struct dest_info *d)
 	d->pos = off >= 0 ? off : xlseek(fd, 0, SEEK_CUR);
 	if (d->pos != 0)
 		return FD_REG_DONE;
-	struct rlimit rl;
 	/* A clone bypasses RLIMIT_FSIZE (no SIGXFSZ): keep those programs plain. */
-	if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur != RLIM_INFINITY)
+	if (!fsize_unlimited())
 		return FD_REG_DONE;
 	return 0;
 }
@@ -588,9 +614,11 @@ static bool ctime_settled(int s, struct stat *st)
 /* Whether S qualifies as a clone source for a first write of n bytes. */
 enum source_verdict { SRC_NO, SRC_SMALL, SRC_NO_CLONE, SRC_OK };
 
-static enum source_verdict judge_source(int fd, const struct dest_info *d, int s, size_t n, struct stat *st)
+/* *st: S's stat, taken here unless `fresh` (taken in this same call). */
+static enum source_verdict judge_source(int fd, const struct dest_info *d, int s, size_t n, struct stat *st,
+					bool fresh)
 {
-	if (real_fstat(s, st) != 0 || !S_ISREG(st->st_mode))
+	if ((!fresh && real_fstat(s, st) != 0) || !S_ISREG(st->st_mode))
 		return SRC_NO;
 	if (st->st_size < (off_t)n || st->st_size == 0)
 		return SRC_NO;
@@ -598,9 +626,8 @@ static enum source_verdict judge_source(int fd, const struct dest_info *d, int s
 		return SRC_NO;
 	if (st->st_size < cfg.min_size)
 		return SRC_SMALL;
-	int fl = real.fcntl(s, F_GETFL);
-	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH))
-		return SRC_NO;
+	/* S open write-only or O_PATH: the clone fails (EBADF) and the
+	 * program's own call meets the error. */
 	return clone_possible(fd, d->st.st_dev, s, st->st_dev) ? SRC_OK : SRC_NO_CLONE;
 }
 
@@ -828,7 +855,7 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 		if (s == STASHED && (s = stashed = source_open_by_name(c->src.path, rec.dev, rec.ino, rec.lockgen)) < 0)
 			continue;
 		struct stat sst;
-		enum source_verdict sv = judge_source(fd, &d, s, n, &sst);
+		enum source_verdict sv = judge_source(fd, &d, s, n, &sst, false);
 		if (sv == SRC_NO || (sv != SRC_OK && !reporting()))
 			continue;
 		if (sv == SRC_OK && !ctime_settled(s, &sst))
@@ -1126,70 +1153,198 @@ static size_t transfer_len(struct copy *c, int out, size_t len, bool cfr)
 	return n;
 }
 
+/*
+ * A clone reads nothing, so S's atime stays as it was; the kernel's own
+ * transfer would have stamped it as any read does. One byte read through
+ * the program's fd lets the kernel decide (mount options, O_NOATIME),
+ * skipped where it would decide not to: under relatime (or noatime) an
+ * atime already later than mtime and ctime and less than a day old stays.
+ */
+static void stamp_read(int in, const struct stat *st)
+{
+	struct timespec now;
+	const struct timespec *a = &st->st_atim;
+	bool later = (a->tv_sec > st->st_mtim.tv_sec ||
+		      (a->tv_sec == st->st_mtim.tv_sec && a->tv_nsec > st->st_mtim.tv_nsec)) &&
+		     (a->tv_sec > st->st_ctim.tv_sec ||
+		      (a->tv_sec == st->st_ctim.tv_sec && a->tv_nsec > st->st_ctim.tv_nsec));
+	/* A minute short of the kernel's day: its clock and ours differ. */
+	if (later && !clone_dev_strictatime(st->st_dev) && clock_gettime(CLOCK_REALTIME_COARSE, &now) == 0 &&
+	    now.tv_sec - a->tv_sec < 24 * 60 * 60 - 60)
+		return;
+	char b;
+	int saved = errno;
+	real.pread(in, &b, 1, 0);
+	errno = saved;
+}
+
+/*
+ * A first transfer that moves the whole of S (from its start, into empty D
+ * at 0) in this one call: cloned, offsets moved as the call would have
+ * moved them, and nothing kept, no record and no dup, because the copy is
+ * complete when the call returns. Nothing the program does later can make
+ * D differ from what the kernel's transfer would have left, so neither the
+ * other-fd listing nor a dup is needed. False (D empty, offsets as they
+ * were) when the program's own call must run.
+ */
+static bool clone_whole(int out, int in, dev_t ddev, const struct stat *sst, off_t *inoff, off_t *outoff)
+{
+	int err;
+	enum clone_class k = clone_file(out, in, &err);
+	if (k != CLONE_OK) {
+		/* D was empty. A failed clone may have left part of S in it
+		 * (OpenZFS documents this): empty again. */
+		struct stat dst;
+		if (real_fstat(out, &dst) != 0 || dst.st_size != 0) {
+			real.ftruncate(out, 0);
+			shim_log("clone-undone", out, 0, "a failed clone left data");
+		}
+		if (k == CLONE_UNSUPPORTED)
+			clone_forget_pair(sst->st_dev, ddev);
+		shim_log("clone-failed", out, err, k == CLONE_UNSUPPORTED ? "unsupported" :
+			 k == CLONE_PAIR ? "this pair" : "error; the program's call decides");
+		not_cloned(out, in, k == CLONE_UNSUPPORTED ? WHY_UNSUPPORTED : WHY_FAILED);
+		return false;
+	}
+	off_t n = sst->st_size;
+	struct stat now;
+	/* S's layout was read before the clone: unchanged since (no hole
+	 * punched, no size change), the clone holds what the kernel's
+	 * transfer would have written, at any moment it might have run. */
+	bool same = real_fstat(in, &now) == 0 && now.st_dev == sst->st_dev && now.st_ino == sst->st_ino &&
+		    now.st_size == n && same_ts(now.st_ctim, sst->st_ctim);
+	bool in_moved = same && advance(in, inoff, n, n);
+	if (!same || !in_moved || !advance(out, outoff, n, n)) {
+		/* A change, or an offset someone else moved meanwhile (a
+		 * description shared with another process): undone, and the
+		 * program's call runs from the offsets it was given. */
+		if (in_moved && !inoff)
+			xlseek(in, -n, SEEK_CUR);
+		if (same && !outoff)
+			xlseek(out, -n, SEEK_CUR);
+		real.ftruncate(out, 0);
+		shim_log("clone-undone", out, 0, same ? "offsets moved during the clone" : "source changed during the clone");
+		stats_not_cloned(WHY_DIFFERED, 0);
+		return false;
+	}
+	stamp_read(in, sst);
+	stats_cloned(n);
+	shim_log("clone", out, (long long)n, "whole, in one call");
+	return true;
+}
+
+/*
+ * The first transfer into an unjudged `out` (claimed FD_BUSY by the
+ * caller; sst is in's stat if `fresh`): clones S when the call copies S from its start into empty D.
+ * Returns out's new entry, or FD_BUSY when it has stored it already (an
+ * armed copy, which another thread may detach as soon as it is unlocked);
+ * *ret and *handled as copy_transfer's.
+ */
+static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, off_t *outoff, size_t len,
+				bool cfr, struct stat *sst, bool fresh, ssize_t *ret, bool *handled)
+{
+	struct dest_info d;
+	off_t inpos, outpos = -1;
+	if (!pos_of(in, inoff, &inpos) || (outoff && !umem_read(&outpos, outoff, sizeof(outpos))) ||
+	    !pos_writable(inoff, inpos) || !pos_writable(outoff, outpos))
+		return ent;  /* a bad pointer: the kernel will say EFAULT */
+	uintptr_t v = judge_dest(out, outpos, &d);
+	if (v)
+		return v == FD_PLAIN ? v : fd_judged(ent);
+	/* From S's start, the kernel itself moves S's data: a copy. */
+	enum source_verdict sv = inpos == 0 ? judge_source(out, &d, in, 0, sst, fresh) : SRC_NO;
+	if (sv == SRC_OK && !ctime_settled(in, sst))
+		sv = SRC_NO;
+	if (sv == SRC_SMALL || sv == SRC_NO_CLONE)
+		not_cloned(out, in, sv == SRC_SMALL ? WHY_SMALL : WHY_UNSUPPORTED);
+	struct copy *c = sv == SRC_OK ? copy_alloc() : NULL;
+	if (!c)
+		return fd_judged(ent);
+	/* The record lends its scratch buffer to FIEMAP, whichever way. */
+	bool whole = (off_t)(len < (size_t)SHIM_MAX_RW ? len : (size_t)SHIM_MAX_RW) >= sst->st_size;
+	if (!source_layout_ok(c, in, sst->st_size)) {
+		not_cloned(out, in, WHY_LAYOUT);
+	} else if (whole) {
+		if (clone_whole(out, in, d.st.st_dev, sst, inoff, outoff)) {
+			*ret = (ssize_t)sst->st_size;
+			*handled = true;
+		}
+	} else if (other_fd_on(out, d.st.st_dev, d.st.st_ino)) {
+		not_cloned(out, in, WHY_SHARED);
+	} else if (do_clone(c, out, &d, in, sst)) {
+		/* Later calls bring the rest: armed, c locked by do_clone. */
+		c->src.fd = in;
+		size_t n = transfer_len(c, out, len, cfr);
+		fd_put(out, (uintptr_t)c);
+		if (advance(in, inoff, (off_t)n, (off_t)n) && advance(out, outoff, (off_t)n, (off_t)n)) {
+			c->hi = (off_t)n;
+			clock_gettime(CLOCK_REALTIME, &c->wts);
+			stamp_read(in, sst);
+			*ret = (ssize_t)n;
+			*handled = true;
+		} else {
+			settle_locked(c, "offsets moved during the clone");
+		}
+		pthread_mutex_unlock(&c->lock);
+		return FD_BUSY;
+	}
+	copy_free(c);
+	return fd_judged(ent);
+}
+
+/*
+ * Whether a first transfer from `in` may be a copy worth judging: S a
+ * regular file at least min_size long (any size for --stats and the log,
+ * which count small copies). Asked before the gate, from in's entry when it
+ * knows (one fstat per fd at most), so that a transfer of a small file, or
+ * from a pipe or a socket, costs at most that. The size is the one seen
+ * when in was first classified: a source that grew since is missed (a lost
+ * clone, never a wrong byte).
+ */
+static bool transfer_may_clone(int in, struct stat *st, bool *fresh)
+{
+	uintptr_t e = fd_get(in);
+	long long size = fd_is_reg(e) ? fd_get_size(in) : 0;
+	if (e == FD_PLAIN)
+		return false;
+	if (size == 0 && (e == FD_UNKNOWN || fd_is_reg(e))) {
+		int saved = errno;
+		int rc = real_fstat(in, st);
+		errno = saved;
+		if (rc != 0)
+			return false;  /* the program's call meets the error */
+		if (!S_ISREG(st->st_mode)) {
+			fd_cas(in, FD_UNKNOWN, FD_PLAIN);
+			return false;
+		}
+		fd_set_size(in, st->st_size);
+		fd_cas(in, FD_UNKNOWN, FD_REG);
+		size = st->st_size;
+		*fresh = true;
+	} else if (!fd_is_reg(e)) {
+		return true;  /* being judged, or a copy's: the full path decides */
+	}
+	return size >= (cfg.min_size > 0 ? cfg.min_size : 1) || (size > 0 && reporting());
+}
+
 ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, bool cfr, bool *handled)
 {
 	*handled = false;
 	if (len == 0)
 		return 0;
 	uintptr_t ent = wait_not_busy(out);
-	if (ent & FD_PASS_WRITE)
+	struct stat sst = { 0 };
+	bool fresh = false;
+	if ((ent & FD_PASS_WRITE) || (fd_unjudged(ent) && !transfer_may_clone(in, &sst, &fresh)))
 		return 0;
 	struct frame f;
 	frame_enter(&f);
 	ssize_t ret = 0;
 	if (fd_unjudged(ent)) {
-		if (!fd_cas(out, ent, FD_BUSY))
-			goto out;
-		struct dest_info d;
-		struct stat sst;
-		off_t inpos, outpos = -1;
-		if (!pos_of(in, inoff, &inpos) || (outoff && !umem_read(&outpos, outoff, sizeof(outpos))) ||
-		    !pos_writable(inoff, inpos) || !pos_writable(outoff, outpos)) {
-			fd_put(out, ent);  /* a bad pointer: the kernel will say EFAULT */
-			goto out;
-		}
-		uintptr_t v = judge_dest(out, outpos, &d);
-		if (v) {
-			fd_put(out, v == FD_PLAIN ? v : fd_judged(ent));
-			goto out;
-		}
-		struct copy *c = NULL;
-		/* From S's start, the kernel itself moves S's data: a copy. */
-		enum source_verdict sv = inpos == 0 ? judge_source(out, &d, in, 0, &sst) : SRC_NO;
-		if (sv == SRC_OK && !ctime_settled(in, &sst))
-			sv = SRC_NO;
-		if (sv == SRC_SMALL || sv == SRC_NO_CLONE)
-			not_cloned(out, in, sv == SRC_SMALL ? WHY_SMALL : WHY_UNSUPPORTED);
-		c = sv == SRC_OK ? copy_alloc() : NULL;
-		bool layout_ok = c && source_layout_ok(c, in, sst.st_size);
-		if (sv == SRC_OK && !layout_ok)
-			not_cloned(out, in, WHY_LAYOUT);
-		if (layout_ok && other_fd_on(out, d.st.st_dev, d.st.st_ino)) {
-			layout_ok = false;
-			not_cloned(out, in, WHY_SHARED);
-		}
-		if (layout_ok && do_clone(c, out, &d, in, &sst)) {
-			c->src.fd = in;  /* c is locked by do_clone */
-			bool done = false;
-			size_t n = transfer_len(c, out, len, cfr);
-			fd_put(out, (uintptr_t)c);
-			if (advance(in, inoff, (off_t)n, (off_t)n) && advance(out, outoff, (off_t)n, (off_t)n)) {
-				c->hi = (off_t)n;
-				clock_gettime(CLOCK_REALTIME, &c->wts);
-				ret = (ssize_t)n;
-				*handled = true;
-				done = finish_if_complete(c, out);
-			} else {
-				settle_locked(c, "offsets moved during the clone");
-			}
-			pthread_mutex_unlock(&c->lock);
-			if (done)
-				copy_free(c);
-		} else {
-			if (c)
-				copy_free(c);
-			fd_put(out, fd_judged(ent));
-		}
+		uintptr_t v;
+		if (fd_cas(out, ent, FD_BUSY) &&
+		    (v = first_transfer(ent, out, in, inoff, outoff, len, cfr, &sst, fresh, &ret, handled)) != FD_BUSY)
+			fd_put(out, v);
 	} else if (fd_is_copy(ent)) {
 		struct copy *c = lock_entry(out, ent);
 		if (!c)

@@ -19,10 +19,16 @@
  *   fd UNKNOWN    first read or write, not a regular file PLAIN              note_read,
  *                                                                            judge_without_source
  *   fd unjudged   first write, no source read worth one   REG_DONE           judge_without_source
+ *   fd unjudged   first transfer from a pipe, a socket or unjudged: the      transfer_may_clone
+ *                 a file below min_size                   kernel's call
  *   fd unjudged   first write: claimed while judged       BUSY               copy_write, copy_transfer
  *   fd BUSY       empty D at 0, bytes equal a source's,   copy ARMED, fd     arm_write, do_clone,
  *                 S unchanged, cloned                     points to it       accept_write
- *   fd BUSY       anything else                           REG_DONE / PLAIN   arm_write, judge_dest
+ *   fd BUSY       first transfer (sendfile, copy_file_    REG_DONE: cloned,  first_transfer,
+ *                 range) moving all of S from its start   nothing kept       clone_whole
+ *                 into empty D, S unchanged, cloned
+ *   fd BUSY       anything else                           REG_DONE / PLAIN   arm_write, judge_dest,
+ *                                                                            first_transfer
  *   copy ARMED    write at hi equal to S's bytes there    ARMED, hi += n     copy_write, accept_write,
  *                                                                            copy_transfer
  *   copy ARMED    read, lseek, stat of D                  ARMED: answered    copy_read_begin, copy_lseek,
@@ -119,6 +125,10 @@ void copy_fds_wanted_from(int base);      /* before F_DUPFD(base) */
 /* After an fd-allocating call failed with EMFILE: frees ours if that is
  * safe; true when the caller should try once more. */
 bool copy_fds_exhausted(void);
+
+/* The program set RLIMIT_FSIZE (setrlimit, prlimit on itself): the next
+ * copy asks the kernel for it again. */
+void copy_fsize_changed(void);
 
 /* The program took a POSIX record lock (fcntl F_SETLK/F_SETLKW, lockf). */
 void copy_note_posix_lock(void);

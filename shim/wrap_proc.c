@@ -98,8 +98,9 @@ SHIM_EXPORT int prctl(int option, ...)
 /*
  * A copy is armed only under an unlimited RLIMIT_FSIZE (a write we accept
  * skips the kernel's EFBIG and SIGXFSZ); once the program sets that limit,
- * its later writes must meet it: settle first. (Another process's prlimit
- * on us is not seen: DESIGN.md.)
+ * its later writes must meet it: settle first, and ask the kernel again at
+ * the next copy (copy_fsize_changed). (Another process's prlimit on us is
+ * not seen: DESIGN.md.)
  */
 static void before_limit(pid_t pid, rlimit_resource resource, const struct rlimit *rl)
 {
@@ -119,21 +120,24 @@ static void before_limit(pid_t pid, rlimit_resource resource, const struct rlimi
 
 UNINSTRUMENTED SHIM_EXPORT int setrlimit(rlimit_resource resource, const struct rlimit *rl)
 {
-	if (resource == RLIMIT_FSIZE)
-		before_limit(0, resource, rl);
-	if (!real.setrlimit)
-		return (int)SYS(SYS_prlimit64, 0, resource, rl, NULL);
-	return real.setrlimit(resource, rl);
+	if (resource != RLIMIT_FSIZE)
+		return real.setrlimit ? real.setrlimit(resource, rl) : (int)SYS(SYS_prlimit64, 0, resource, rl, NULL);
+	before_limit(0, resource, rl);
+	int r = real.setrlimit(resource, rl);
+	copy_fsize_changed();
+	return r;
 }
 
 UNINSTRUMENTED SHIM_EXPORT int prlimit(pid_t pid, rlimit_resource resource, const struct rlimit *rl,
 					struct rlimit *old)
 {
-	if (resource == RLIMIT_FSIZE)
-		before_limit(pid, resource, rl);
-	if (!real.prlimit)
-		return (int)SYS(SYS_prlimit64, pid, resource, rl, old);
-	return real.prlimit(pid, resource, rl, old);
+	if (resource != RLIMIT_FSIZE)
+		return real.prlimit ? real.prlimit(pid, resource, rl, old) : (int)SYS(SYS_prlimit64, pid, resource, rl, old);
+	before_limit(pid, resource, rl);
+	int r = real.prlimit(pid, resource, rl, old);
+	if (rl)
+		copy_fsize_changed();
+	return r;
 }
 
 SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])

@@ -271,3 +271,7 @@ ex_residual() {
 	need_clone_fs
 	ex_all clone "lseekerr S D"
 }
+
+@test "exact: sendfile copies stamp S's atime as the kernel's transfer does (whole, one call without the one at EOF, offset pointer, 100,000-byte chunks)" {
+	ex_all clone "sendfile whole S D" "sendfile once S D" "sendfile offset S D" "sendfile chunks S D"
+}

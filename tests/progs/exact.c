@@ -56,6 +56,13 @@
  *       prints D's size.
  *   cfr S D
  *       copy_file_range(S, NULL, D, NULL, 100000) until it returns 0.
+ *   sendfile whole|once|offset|chunks S D
+ *       S's atime set before mtime, then sendfile(D, S, NULL, 16 MiB) until
+ *       it returns 0 (busybox cp), only once (no call at EOF, which reads
+ *       and stamps), with an offset pointer (Python's shutil), or 100,000
+ *       bytes at a time; offsets, D's size, whether S's
+ *       atime moved (relatime: it must). Again into D.2 with S's atime set
+ *       after its ctime (relatime: it must not).
  * Wrong values the program sees:
  *   readmid earlyfd|fopen|fopen-early|aio S D
  *       after 2 chunks, read D through an fd opened before the copy (read,
@@ -79,6 +86,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -771,6 +779,56 @@ static void cmd_cfr(char **av)
 	close(s);
 }
 
+/* Sets S's atime (mtime kept) `delta` seconds from now; returns it. */
+static time_t set_atime(int s, time_t delta)
+{
+	struct timespec ts[2] = { { time(NULL) + delta, 0 }, { 0, UTIME_OMIT } };
+	if (futimens(s, ts) != 0)
+		die("futimens: %s", strerror(errno));
+	return ts[0].tv_sec;
+}
+
+static void sendfile_round(const char *mode, int s, const char *dp, time_t delta)
+{
+	time_t a = set_atime(s, delta);
+	/* The next ctime tick: S's ctime, just set, must not be the clone's
+	 * reason to wait or not. */
+	usleep(20000);
+	int d = xopen(dp, O_WRONLY | O_CREAT | O_TRUNC);
+	bool offset = !strcmp(mode, "offset");
+	size_t count = !strcmp(mode, "chunks") ? 100000 : 16 << 20;
+	off_t off = 0;
+	ssize_t r;
+	int i = 0;
+	do {
+		r = sendfile(d, s, offset ? &off : NULL, count);
+		say("sendfile(D, S)", r);
+	} while (r > 0 && ++i < 100 && strcmp(mode, "once"));
+	if (offset)
+		line("offset %lld", (long long)off);
+	say("lseek(S, 0, SEEK_CUR)", lseek(s, 0, SEEK_CUR));
+	say("lseek(D, 0, SEEK_CUR)", lseek(d, 0, SEEK_CUR));
+	say("fstat D size", fsize(d));
+	struct stat st;
+	fstat(s, &st);
+	line("S atime moved: %s", st.st_atim.tv_sec != a ? "yes" : "no");
+	say("close D", close(d));
+	lseek(s, 0, SEEK_SET);
+}
+
+static void cmd_sendfile(char **av)
+{
+	const char *mode = av[0];
+	if (strcmp(mode, "whole") && strcmp(mode, "once") && strcmp(mode, "offset") && strcmp(mode, "chunks"))
+		die("sendfile: unknown mode %s", mode);
+	int s = xopen(av[1], O_RDONLY);
+	char d2[4096];
+	snprintf(d2, sizeof d2, "%s.2", av[2]);
+	sendfile_round(mode, s, av[2], -1000);
+	sendfile_round(mode, s, d2, 1000);
+	close(s);
+}
+
 /* ---- wrong values the program sees ---- */
 
 static void cmd_readmid(char **av)
@@ -950,6 +1008,7 @@ int main(int argc, char **argv)
 		{ "cancel", 2, cmd_cancel },
 		{ "death", 3, cmd_death },
 		{ "cfr", 2, cmd_cfr },
+		{ "sendfile", 3, cmd_sendfile },
 		{ "readmid", 3, cmd_readmid },
 		{ "mtime", 2, cmd_mtime },
 		{ "touch", 2, cmd_touch },
