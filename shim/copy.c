@@ -1229,7 +1229,7 @@ static bool clone_whole(int out, int in, dev_t ddev, const struct stat *sst, off
 	}
 	stamp_read(in, sst);
 	stats_cloned(n);
-	shim_log("clone", out, (long long)n, "whole, in one call");
+	shim_log("clone", out, (long long)n, NULL);
 	return true;
 }
 

@@ -275,3 +275,7 @@ ex_residual() {
 @test "exact: sendfile copies stamp S's atime as the kernel's transfer does (whole, one call without the one at EOF, offset pointer, 100,000-byte chunks)" {
 	ex_all clone "sendfile whole S D" "sendfile once S D" "sendfile offset S D" "sendfile chunks S D"
 }
+
+@test "exact: RLIMIT_FSIZE set after a cloned copy: the next copy meets it (short count, then EFBIG)" {
+	plain_must="sendfile(D, S) = -1 EFBIG" ex_all clone "sendfile limit S D"
+}

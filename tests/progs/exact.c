@@ -63,6 +63,9 @@
  *       bytes at a time; offsets, D's size, whether S's
  *       atime moved (relatime: it must). Again into D.2 with S's atime set
  *       after its ctime (relatime: it must not).
+ *   sendfile limit S D
+ *       a whole sendfile copy into D.2, then setrlimit(RLIMIT_FSIZE, 300000)
+ *       (SIGXFSZ ignored) and the same copy into D: a short count, then EFBIG.
  * Wrong values the program sees:
  *   readmid earlyfd|fopen|fopen-early|aio S D
  *       after 2 chunks, read D through an fd opened before the copy (read,
@@ -819,11 +822,21 @@ static void sendfile_round(const char *mode, int s, const char *dp, time_t delta
 static void cmd_sendfile(char **av)
 {
 	const char *mode = av[0];
-	if (strcmp(mode, "whole") && strcmp(mode, "once") && strcmp(mode, "offset") && strcmp(mode, "chunks"))
+	bool limit = !strcmp(mode, "limit");
+	if (strcmp(mode, "whole") && strcmp(mode, "once") && strcmp(mode, "offset") && strcmp(mode, "chunks") && !limit)
 		die("sendfile: unknown mode %s", mode);
 	int s = xopen(av[1], O_RDONLY);
 	char d2[4096];
 	snprintf(d2, sizeof d2, "%s.2", av[2]);
+	if (limit) {
+		signal(SIGXFSZ, SIG_IGN);
+		sendfile_round("whole", s, d2, -1000);
+		struct rlimit rl = { 300000, RLIM_INFINITY };
+		say("setrlimit(RLIMIT_FSIZE, 300000)", setrlimit(RLIMIT_FSIZE, &rl));
+		sendfile_round("whole", s, av[2], -1000);
+		close(s);
+		return;
+	}
 	sendfile_round(mode, s, av[2], -1000);
 	sendfile_round(mode, s, d2, 1000);
 	close(s);
