@@ -4,12 +4,17 @@
 # runs alternate; each cell is the median of BENCH_REPS runs. Not a test:
 # nothing here passes or fails on timing.
 #
-# Tables (BENCH_TABLES, default "startup copy overhead tree scale"):
+# Tables (BENCH_TABLES, default "startup syscalls copy overhead tree scale"):
 #   startup   what preloading costs a process that calls no wrapper
 #             (/bin/true): callgrind instructions added, and
 #             BENCH_SPAWNS=1000 posix_spawn()s timed (tests/progs/spawn.c),
 #             plain, under the shim and under libeatmydata; each cell the
 #             median of BENCH_STARTUP_REPS=11 interleaved runs
+#   syscalls  system calls per file (strace -f -c) that the shim adds to
+#             busybox cp -r, shutil.copytree, treecopy -j1 and cpio -p
+#             copying BENCH_SYSCALL_FILES=2000 files of 100 KiB (cloned)
+#             and of 1 KiB (below the threshold), by call name, and the
+#             files FIEMAP shows shared afterwards
 #   copy      1 GiB copied by dd bs=128K, dd bs=4k, cpio -p, a Python
 #             read/write loop, busybox cp, shutil.copyfile; beside them the
 #             read limit (dd of=/dev/null) and the clone limit
@@ -23,8 +28,11 @@
 #             and new space, plain, shimmed, and shimmed with no size threshold
 #
 # Knobs: BENCH_FS="xfs btrfs" BENCH_REPS=3 BENCH_SIZE=1G BENCH_TREE_FILES=100000
-#        BENCH_TREE_BYTES=1700M BENCH_SCALE_MAX=4G BENCH_DIR=/var/tmp
+#        BENCH_TREE_BYTES=1700M BENCH_SCALE_MAX=4G BENCH_SYSCALL_FILES=2000
+#        BENCH_DIR=/var/tmp
 #        BENCH_QUICK=1 (tiny sizes, one rep: checks the script, measures nothing)
+#
+# Targets are printed beside the ratio they apply to; nothing compares them.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 lib=$top/build/libreflink-shim.so
@@ -35,7 +43,7 @@ if [ -n "${BENCH_QUICK:-}" ]; then
 	: "${BENCH_REPS:=1}" "${BENCH_SIZE:=8M}" "${BENCH_TREE_FILES:=300}" \
 	  "${BENCH_TREE_BYTES:=6M}" "${BENCH_SCALE_MAX:=4M}" "${BENCH_SMALL_CALLS:=20000}" \
 	  "${BENCH_GIT_FILES:=300}" "${BENCH_SPAWNS:=100}" "${BENCH_STARTUP_REPS:=1}" \
-	  "${BENCH_IR_GZIP:=65536}"
+	  "${BENCH_IR_GZIP:=65536}" "${BENCH_SYSCALL_FILES:=100}"
 fi
 FSES=${BENCH_FS:-xfs btrfs}
 REPS=${BENCH_REPS:-3}
@@ -45,7 +53,8 @@ TREE_BYTES=${BENCH_TREE_BYTES:-1700M}
 SCALE_MAX=${BENCH_SCALE_MAX:-4G}
 SMALL_CALLS=${BENCH_SMALL_CALLS:-1000000}
 GIT_FILES=${BENCH_GIT_FILES:-30000}
-TABLES=${BENCH_TABLES:-startup copy overhead tree scale}
+SYSCALL_FILES=${BENCH_SYSCALL_FILES:-2000}
+TABLES=${BENCH_TABLES:-startup syscalls copy overhead tree scale}
 # Debian's own python3 when there is one: version managers' shims (pyenv)
 # put a shell script in front of every start.
 PY=${BENCH_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
@@ -59,7 +68,7 @@ need() {
 	[ ${#missing[@]} = 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 need mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs busybox:busybox cpio:cpio strace:strace \
-	valgrind:valgrind git:git gcc:gcc python3:python3 bc:bc eatmydata:eatmydata
+	valgrind:valgrind git:git gcc:gcc python3:python3 bc:bc eatmydata:eatmydata filefrag:e2fsprogs
 
 bytes() { numfmt --from=iec "$1"; }
 SIZE_B=$(bytes "$SIZE")
@@ -93,10 +102,18 @@ shim() { env LD_PRELOAD="$lib" "$@"; }
 # clones CMD...: FICLONE calls CMD makes (strace, outside the timed runs)
 clones() { strace -f -qq --seccomp-bpf -e trace=ioctl -o "$work/strace" "$@" >/dev/null 2>&1 || true; grep -c FICLONE "$work/strace" || true; }
 newspace() { sync; find "$@" -type f -print0 | xargs -0r "$fileinfo" newspace | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+# shared_files DIR: files under DIR with an extent FIEMAP flags shared (the
+# kernel's view: a copier that did not clone shows here, whatever it called)
+shared_files() {
+	sync -f "$1"
+	find "$1" -type f -print0 | xargs -0r filefrag -v 2>/dev/null |
+		awk '/^File size of / { f++ } /^ *[0-9]+:.*shared/ && !seen[f]++ { n++ } END { print n + 0 }'
+}
 
 mkfs_mount() {  # FS -> prints mount point
 	local fs=$1 img=$work/$1.img mnt=$work/mnt-$1
-	local need=$(( SIZE_B * 4 + $(bytes "$TREE_BYTES") * 3 + $(bytes "$SCALE_MAX") * 3 + (2 << 30) ))
+	local need=$(( SIZE_B * 4 + $(bytes "$TREE_BYTES") * 3 + $(bytes "$SCALE_MAX") * 3 +
+		SYSCALL_FILES * (100 << 10) * 3 + (2 << 30) ))
 	truncate -s "$need" "$img"
 	case $fs in
 	xfs) mkfs.xfs -q -m reflink=1 "$img" >/dev/null ;;
@@ -327,6 +344,26 @@ for i in range(n):
 EOF
 }
 
+mkfiles() {  # DIR FILES BYTES PER_DIR: FILES files of BYTES bytes, PER_DIR to a directory
+	python3 - "$@" <<'EOF'
+import os, random, sys
+top, n, size, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rnd = random.Random(42)
+pool = os.urandom(1 << 22)
+for i in range(n):
+    d = os.path.join(top, "d%04d" % (i // per))
+    if i % per == 0:
+        os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%d" % i), "wb") as f:
+        left = size
+        while left > 0:
+            off = rnd.randrange(0, len(pool) - 4096)
+            chunk = pool[off:off + min(left, len(pool) - off)]
+            f.write(chunk)
+            left -= len(chunk)
+EOF
+}
+
 table_tree() {
 	local mnt=$1 fs=$2 w=$1/tree
 	mkdir -p "$w"
@@ -436,6 +473,76 @@ table_scale() {
 			"$(ratio "$(median ${t[shim:0]})" "$(median ${t[plain:0]})")" "$(iec "$np")" "$(iec "$ns")"
 		unset t
 	done
+	rm -rf "$w"
+}
+
+# ---- table 6: system calls per file ----
+
+# Tree copiers (SRC DST) beside copytree: busybox's sendfile, cpio's 512 B
+# writes (cpio -p wants DST to exist)
+mkcopier bbtree 'exec busybox cp -r "$1" "$2"'
+mkcopier cpiotree 'mkdir "$2" && cd "$1" && find . ! -name . -print | exec cpio -pd --quiet "$2"'
+
+# sc_count OUT CMD...: CMD and its children under strace -f -c; OUT gets
+# "CALLS NAME" lines, one of them "CALLS total"
+sc_count() {
+	local out=$1
+	shift
+	strace -f -c -U calls,name -o "$out.raw" "$@" >/dev/null 2>&1 || die "under strace: $* failed"
+	awk '$1 ~ /^[0-9]+$/ { print $1, $2 }' "$out.raw" > "$out"
+}
+# sc_total FILE FILES: calls per file
+sc_total() { awk -v n="$2" '$2 == "total" { printf "%.2f\n", $1 / n }' "$1"; }
+# sc_added PLAIN SHIM FILES: "name +0.50, ..." for the 12 call names the shim
+# adds most to (at least 0.01 a file), then those it saves most on
+sc_added() {
+	awk -v n="$3" 'FNR == NR { p[$2] = $1; next } { s[$2] = $1 }
+		END {
+			for (k in p) if (!(k in s)) s[k] = 0
+			for (k in s) if (k != "total") {
+				d = (s[k] - p[k]) / n
+				if (d >= 0.01 || d <= -0.01) printf "%+.2f %s\n", d, k
+			}
+		}' "$1" "$2" | sort -g -r | awk '$1 > 0 && ++n > 12 { next } { printf "%s%s %s", sep, $2, $1; sep = ", " } END { print "" }'
+}
+
+table_syscalls() {
+	local mnt=$1 fs=$2 w=$1/sc n=$SYSCALL_FILES
+	local -a copiers=(bbtree copytree treecopy cpiotree)
+	local -A label=([bbtree]="busybox cp -r (sendfile)" [copytree]="shutil.copytree (sendfile)" \
+		[treecopy]="treecopy -j1 (read/write 128K)" [cpiotree]="cpio -p (512 B writes)")
+	local -A target=([100K]=5 [1K]=1)
+	local -a breakdown=()
+	echo
+	echo "## $fs: system calls per file copying a tree of $n files, 100 to a directory (strace -f -c,"
+	echo "## every process, start-up included, / $n); 100K files are cloned, 1K ones are below"
+	echo "## REFLINK_SHIM_MIN_SIZE; shared: files FIEMAP flags shared after the run"
+	printf '%-31s %5s %8s %8s %8s %19s  %s\n' copier size plain shim added "shared: plain shim" target
+	for size in 100K 1K; do
+		rm -rf "$w"
+		mkdir -p "$w"
+		mkfiles "$w/src" "$n" "$(bytes $size)" 100
+		sync -f "$w"
+		for c in "${copiers[@]}"; do
+			local cmd=("$work/bin/$c")
+			[ "$c" = treecopy ] && cmd=("$treecopy" -j1)
+			local shp shs
+			rm -rf "$w/dst"; sync -f "$w"
+			sc_count "$w/plain" "${cmd[@]}" "$w/src" "$w/dst"
+			shp=$(shared_files "$w/dst")
+			rm -rf "$w/dst"; sync -f "$w"
+			sc_count "$w/shim" -E LD_PRELOAD="$lib" "${cmd[@]}" "$w/src" "$w/dst"
+			shs=$(shared_files "$w/dst")
+			diff -r "$w/src" "$w/dst" >/dev/null || die "$c: shimmed tree copy differs"
+			local p s
+			p=$(sc_total "$w/plain" "$n"); s=$(sc_total "$w/shim" "$n")
+			printf '%-31s %5s %8s %8s %8s %11s %7s  %s\n' "${label[$c]}" "$size" "$p" "$s" \
+				"$(printf '%+.2f' "$(echo "$s - $p" | bc)")" "$shp" "$shs" "target ≤ ${target[$size]} added"
+			breakdown+=("${label[$c]%% (*}, $size: $(sc_added "$w/plain" "$w/shim" "$n")")
+		done
+	done
+	echo "## $fs: calls the shim adds (+, the 12 most) or saves (-) per file, by name (0.01 a file or more)"
+	printf '%s\n' "${breakdown[@]}"
 	rm -rf "$w"
 }
 
