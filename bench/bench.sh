@@ -21,9 +21,11 @@
 #             (cp --reflink=always); cache warm and cold
 #   overhead  programs that copy nothing: small read/write calls, gzip, tar,
 #             a gcc build, git status; callgrind instructions per call
-#   tree      a tree of BENCH_TREE_FILES files / BENCH_TREE_BYTES bytes:
-#             examples/treecopy -j1/2/4 under the shim, cp -r --reflink=always,
-#             shutil.copytree under the shim
+#   tree      a tree of BENCH_TREE_FILES files / BENCH_TREE_BYTES bytes,
+#             warm cache, the final sync timed: cp -r --reflink=always;
+#             busybox cp -r, examples/treecopy -j4 and shutil.copytree plain
+#             and under the shim; treecopy -j1/2 under the shim; issue 12's
+#             targets
 #   scale     one size at a time, 1 byte to BENCH_SCALE_MAX: time per file
 #             and new space, plain, shimmed, and shimmed with no size threshold
 #
@@ -374,53 +376,64 @@ table_tree() {
 	big=$(find "$w/src" -type f -size +63k | wc -l)
 	sync
 	echo
-	echo "## $fs: tree of $TREE_FILES files, $(iec "$tb") ($big files of 64 KiB or more), warm cache (median of $REPS)"
-	printf '%-40s %9s %9s %10s %7s\n' copier time "/cp -r" "new space" FICLONE
-	local -a names=("cp -r --reflink=always" "treecopy -j4 (plain, no shim)" \
-		"treecopy -j1 under the shim" "treecopy -j2 under the shim" "treecopy -j4 under the shim" \
-		"shutil.copytree under the shim")
-	run_tree() {
+	echo "## $fs: tree of $TREE_FILES files, $(iec "$tb") ($big files of 64 KiB or more), warm cache, the final"
+	echo "## sync timed (writeback counted), median of $REPS; /reflink: time / cp -r --reflink=always's;"
+	echo "## /plain: time / the same copier's without the shim; copytree's target is read as /reflink"
+	printf '%-32s %8s %8s %7s %10s %7s%s\n' copier time /reflink /plain "new space" FICLONE "  target"
+	# per key: its label, the key of its plain run, its target (issue 12); FICLONE
+	# is counted for cp --reflink and the shimmed keys (those ending in s)
+	local -a keys=(reflink bb bbs tc4 tc1s tc2s tc4s py pys)
+	local -A label=([reflink]="cp -r --reflink=always" [bb]="busybox cp -r (plain)" \
+		[bbs]="busybox cp -r under the shim" [tc4]="treecopy -j4 (plain)" \
+		[tc1s]="treecopy -j1 under the shim" [tc2s]="treecopy -j2 under the shim" \
+		[tc4s]="treecopy -j4 under the shim" [py]="shutil.copytree (plain)" \
+		[pys]="shutil.copytree under the shim")
+	local -A plain=([bbs]=bb [tc4s]=tc4 [pys]=py)
+	local tc4_target=1.0x
+	[ "$fs" = xfs ] && tc4_target=0.7x
+	local -A target=([bbs]="≤ 1.3x /reflink" [tc4s]="≤ $tc4_target /plain" [pys]="≤ 1.5x /reflink")
+	tree_cmd() {  # KEY: the copy as a command line, so strace can run it too
 		case $1 in
-		0) cp -r --reflink=always "$w/src" "$w/dst" ;;
-		1) "$treecopy" -j4 "$w/src" "$w/dst" ;;
-		2) shim "$treecopy" -j1 "$w/src" "$w/dst" ;;
-		3) shim "$treecopy" -j2 "$w/src" "$w/dst" ;;
-		4) shim "$treecopy" -j4 "$w/src" "$w/dst" ;;
-		5) shim "$work/bin/copytree" "$w/src" "$w/dst" ;;
+		reflink) echo cp -r --reflink=always ;;
+		bb) echo "$work/bin/bbtree" ;;
+		bbs) echo env LD_PRELOAD="$lib" "$work/bin/bbtree" ;;
+		tc4) echo "$treecopy" -j4 ;;
+		tc1s) echo env LD_PRELOAD="$lib" "$treecopy" -j1 ;;
+		tc2s) echo env LD_PRELOAD="$lib" "$treecopy" -j2 ;;
+		tc4s) echo env LD_PRELOAD="$lib" "$treecopy" -j4 ;;
+		py) echo "$work/bin/copytree" ;;
+		pys) echo env LD_PRELOAD="$lib" "$work/bin/copytree" ;;
 		esac
 	}
-	tree_cmd() {  # the same, as a command line strace can run
-		case $1 in
-		0) echo cp -r --reflink=always "$w/src" "$w/dst" ;;
-		4) echo env LD_PRELOAD="$lib" "$treecopy" -j4 "$w/src" "$w/dst" ;;
-		5) echo env LD_PRELOAD="$lib" "$work/bin/copytree" "$w/src" "$w/dst" ;;
-		esac
-	}
-	declare -A t
-	declare -A sp
+	# shellcheck disable=SC2046
+	run_tree() { $(tree_cmd "$1") "$w/src" "$w/dst" && sync -f "$w"; }
+	local -A t=() sp=()
+	local i k
 	for ((i = 0; i < REPS; i++)); do
-		for k in 0 1 2 3 4 5; do
-			rm -rf "$w/dst"; sync
-			t[$k]+=" $(secs run_tree $k)"
-			if [ $i = 0 ]; then
+		for k in "${keys[@]}"; do
+			rm -rf "$w/dst"; sync -f "$w"
+			t[$k]+=" $(secs run_tree "$k")"
+			if [ "$i" = 0 ]; then
 				sp[$k]=$(newspace "$w/dst")
 				diff -r "$w/src" "$w/dst" >/dev/null || die "tree copy $k differs"
 			fi
 		done
 	done
-	local base=""
-	for k in 0 1 2 3 4 5; do
-		local m n=""
-		# shellcheck disable=SC2086
-		m=$(median ${t[$k]})
-		[ -z "$base" ] && base=$m
-		if [ "$k" = 0 ] || [ "$k" = 4 ] || [ "$k" = 5 ]; then
-			rm -rf "$w/dst"; sync
+	local -A med=()
+	# shellcheck disable=SC2086
+	for k in "${keys[@]}"; do med[$k]=$(median ${t[$k]}); done
+	for k in "${keys[@]}"; do
+		local n="" pr=""
+		case $k in
+		reflink | *s)
+			rm -rf "$w/dst"; sync -f "$w"
 			# shellcheck disable=SC2046
-			n=$(clones $(tree_cmd $k))
-		fi
-		printf '%-40s %9s %9s %10s %7s\n' "${names[$k]}" "$(fmt_s "$m")" "$(ratio "$m" "$base")" \
-			"$(iec "${sp[$k]}")" "$n"
+			n=$(clones $(tree_cmd "$k") "$w/src" "$w/dst") ;;
+		esac
+		[ -n "${plain[$k]:-}" ] && pr=$(ratio "${med[$k]}" "${med[${plain[$k]}]}")
+		printf '%-32s %8s %8s %7s %10s %7s%s\n' "${label[$k]}" "$(fmt_s "${med[$k]}")" \
+			"$(ratio "${med[$k]}" "${med[reflink]}")" "$pr" "$(iec "${sp[$k]}")" "$n" \
+			"${target[$k]:+  target ${target[$k]}}"
 	done
 	rm -rf "$w"
 }
