@@ -27,11 +27,13 @@
 #             and under the shim; treecopy -j1/2 under the shim; issue 12's
 #             targets
 #   scale     one size at a time, 1 byte to BENCH_SCALE_MAX: time per file
-#             and new space, plain, shimmed, and shimmed with no size threshold
+#             with the sync, and new space, plain, shimmed, and shimmed with
+#             no size threshold; then the size from which cloning everything
+#             is not slower than plain
 #
 # Knobs: BENCH_FS="xfs btrfs" BENCH_REPS=3 BENCH_SIZE=1G BENCH_TREE_FILES=100000
 #        BENCH_TREE_BYTES=1700M BENCH_SCALE_MAX=4G BENCH_SYSCALL_FILES=2000
-#        BENCH_DIR=/var/tmp
+#        BENCH_SCALE_FILES=2000 (most files per size) BENCH_DIR=/var/tmp
 #        BENCH_QUICK=1 (tiny sizes, one rep: checks the script, measures nothing)
 #
 # Targets are printed beside the ratio they apply to; nothing compares them.
@@ -45,7 +47,7 @@ if [ -n "${BENCH_QUICK:-}" ]; then
 	: "${BENCH_REPS:=1}" "${BENCH_SIZE:=8M}" "${BENCH_TREE_FILES:=300}" \
 	  "${BENCH_TREE_BYTES:=6M}" "${BENCH_SCALE_MAX:=4M}" "${BENCH_SMALL_CALLS:=20000}" \
 	  "${BENCH_GIT_FILES:=300}" "${BENCH_SPAWNS:=100}" "${BENCH_STARTUP_REPS:=1}" \
-	  "${BENCH_IR_GZIP:=65536}" "${BENCH_SYSCALL_FILES:=100}"
+	  "${BENCH_IR_GZIP:=65536}" "${BENCH_SYSCALL_FILES:=100}" "${BENCH_SCALE_FILES:=50}"
 fi
 FSES=${BENCH_FS:-xfs btrfs}
 REPS=${BENCH_REPS:-3}
@@ -56,6 +58,7 @@ SCALE_MAX=${BENCH_SCALE_MAX:-4G}
 SMALL_CALLS=${BENCH_SMALL_CALLS:-1000000}
 GIT_FILES=${BENCH_GIT_FILES:-30000}
 SYSCALL_FILES=${BENCH_SYSCALL_FILES:-2000}
+SCALE_FILES=${BENCH_SCALE_FILES:-2000}
 TABLES=${BENCH_TABLES:-startup syscalls copy overhead tree scale}
 # Debian's own python3 when there is one: version managers' shims (pyenv)
 # put a shell script in front of every start.
@@ -440,52 +443,69 @@ table_tree() {
 
 # ---- table 4: scale ----
 
-# scalecopy MODE SYNC SRC DST: treecopy -j1 plain, shimmed, or shimmed with no
-# size threshold; with SYNC=1 the time includes writing the data to disk
+# scalecopy MODE SRC DST: treecopy -j1 plain, shimmed, or shimmed with no
+# size threshold, then the sync that puts the data on disk (writeback counted:
+# a plain copy's cost is mostly there)
 mkcopier scalecopy '
 case $1 in
-plain) "$TREECOPY" -j1 "$3" "$4" ;;
-shim) LD_PRELOAD="$LIB" "$TREECOPY" -j1 "$3" "$4" ;;
-min0) REFLINK_SHIM_MIN_SIZE=0 LD_PRELOAD="$LIB" "$TREECOPY" -j1 "$3" "$4" ;;
+plain) "$TREECOPY" -j1 "$2" "$3" ;;
+shim) LD_PRELOAD="$LIB" "$TREECOPY" -j1 "$2" "$3" ;;
+min0) REFLINK_SHIM_MIN_SIZE=0 LD_PRELOAD="$LIB" "$TREECOPY" -j1 "$2" "$3" ;;
 esac || exit
-[ "$2" = 0 ] || exec sync -f "$4"'
+exec sync -f "$3"'
 
 table_scale() {
 	local mnt=$1 fs=$2 w=$1/scale
 	local max
 	max=$(bytes "$SCALE_MAX")
 	echo
-	echo "## $fs: time per file by file size (treecopy -j1, warm cache, median of $REPS);"
-	echo "## 'min 0': the shim with REFLINK_SHIM_MIN_SIZE=0; '+sync': until the data is on disk"
-	printf '%-6s %5s %9s %9s %9s %10s %10s %10s %9s %9s %9s\n' size files plain shim "min 0" \
-		"plain+sync" "shim+sync" "min0+sync" shim/plain "new plain" "new shim"
-	for sz in ${BENCH_SCALE_SIZES:-1 512 4K 16K 64K 128K 256K 512K 1M 2M 16M 256M 1G 4G}; do
+	echo "## $fs: time per file by file size, the sync timed (treecopy -j1, warm cache, median of $REPS;"
+	echo "## up to $SCALE_FILES files a size, 256 MiB at most); 'min 0': the shim with REFLINK_SHIM_MIN_SIZE=0"
+	printf '%-6s %5s %11s %11s %11s %10s %10s %9s %9s %9s\n' size files plain shim "min 0" \
+		shim/plain "min0/plain" "new plain" "new shim" "new min0"
+	local from="" last=""
+	for sz in ${BENCH_SCALE_SIZES:-1 512 4K 8K 16K 32K 48K 64K 96K 128K 256K 512K 1M 2M 16M 256M 1G 4G}; do
 		local b
 		b=$(bytes $sz)
 		[ "$b" -le "$max" ] || break
 		local files=$(( (256 << 20) / b ))
-		[ $files -gt 1000 ] && files=1000
+		[ $files -gt "$SCALE_FILES" ] && files=$SCALE_FILES
 		[ $files -lt 1 ] && files=1
-		rm -rf "$w"; mkdir -p "$w/src"
-		for ((f = 0; f < files; f++)); do head -c "$b" /dev/urandom > "$w/src/f$f"; done
-		sync
-		declare -A t=()
-		local np ns
+		rm -rf "$w"; mkdir -p "$w"
+		mkfiles "$w/src" "$files" "$b" "$files"
+		sync -f "$w"
+		local -A t=() sp=()
+		local i v
 		for ((i = 0; i < REPS; i++)); do
-			for v in plain:0 shim:0 min0:0 plain:1 shim:1 min0:1; do
-				rm -rf "$w/dst"; sync
-				t[$v]+=" $(secs env TREECOPY="$treecopy" LIB="$lib" "$work/bin/scalecopy" "${v%:*}" "${v#*:}" "$w/src" "$w/dst")"
-				if [ $i = 0 ] && [ "$v" = plain:0 ]; then np=$(newspace "$w/dst"); fi
-				if [ $i = 0 ] && [ "$v" = shim:0 ]; then ns=$(newspace "$w/dst"); fi
+			for v in plain shim min0; do
+				rm -rf "$w/dst"; sync -f "$w"
+				t[$v]+=" $(secs env TREECOPY="$treecopy" LIB="$lib" "$work/bin/scalecopy" "$v" "$w/src" "$w/dst")"
+				[ "$i" = 0 ] && sp[$v]=$(newspace "$w/dst")
 			done
 		done
-		per() { echo "scale=1; $(median $1) * 1000000 / $files" | bc; }
-		printf '%-6s %5s %7sus %7sus %7sus %8sus %8sus %8sus %9s %9s %9s\n' "$sz" "$files" \
-			"$(per "${t[plain:0]}")" "$(per "${t[shim:0]}")" "$(per "${t[min0:0]}")" \
-			"$(per "${t[plain:1]}")" "$(per "${t[shim:1]}")" "$(per "${t[min0:1]}")" \
-			"$(ratio "$(median ${t[shim:0]})" "$(median ${t[plain:0]})")" "$(iec "$np")" "$(iec "$ns")"
-		unset t
+		local -A med=()
+		# shellcheck disable=SC2086
+		for v in plain shim min0; do med[$v]=$(median ${t[$v]}); done
+		per() { echo "scale=1; ${med[$1]} * 1000000 / $files" | bc; }
+		printf '%-6s %5s %9sus %9sus %9sus %10s %10s %9s %9s %9s\n' "$sz" "$files" \
+			"$(per plain)" "$(per shim)" "$(per min0)" \
+			"$(ratio "${med[shim]}" "${med[plain]}")" "$(ratio "${med[min0]}" "${med[plain]}")" \
+			"$(iec "${sp[plain]}")" "$(iec "${sp[shim]}")" "$(iec "${sp[min0]}")"
+		# the smallest size from which every larger one clones no slower
+		if [ "$(echo "${med[min0]} <= ${med[plain]}" | bc)" = 1 ]; then
+			[ -n "$from" ] || from=$sz
+		else
+			from=""
+		fi
+		last=$sz
+		unset t sp med
 	done
+	if [ -n "$from" ]; then
+		echo "## $fs: min 0 is not slower than plain from $from up: the threshold this table suggests" \
+			"(REFLINK_SHIM_MIN_SIZE=$from; the default is 64K)"
+	else
+		echo "## $fs: min 0 is slower than plain at $last, the largest size measured: no threshold suggested"
+	fi
 	rm -rf "$w"
 }
 
