@@ -4,27 +4,39 @@
 # runs alternate; each cell is the median of BENCH_REPS runs. Not a test:
 # nothing here passes or fails on timing.
 #
-# Tables (BENCH_TABLES, default "startup copy overhead tree scale"):
+# Tables (BENCH_TABLES, default "startup syscalls copy overhead tree scale"):
 #   startup   what preloading costs a process that calls no wrapper
 #             (/bin/true): callgrind instructions added, and
 #             BENCH_SPAWNS=1000 posix_spawn()s timed (tests/progs/spawn.c),
 #             plain, under the shim and under libeatmydata; each cell the
 #             median of BENCH_STARTUP_REPS=11 interleaved runs
+#   syscalls  system calls per file (strace -f -c) that the shim adds to
+#             busybox cp -r, shutil.copytree, treecopy -j1 and cpio -p
+#             copying BENCH_SYSCALL_FILES=2000 files of 100 KiB (cloned)
+#             and of 1 KiB (below the threshold), by call name, and the
+#             files FIEMAP shows shared afterwards
 #   copy      1 GiB copied by dd bs=128K, dd bs=4k, cpio -p, a Python
 #             read/write loop, busybox cp, shutil.copyfile; beside them the
 #             read limit (dd of=/dev/null) and the clone limit
-#             (cp --reflink=always); cache warm and cold
+#             (cp --reflink=always); cache warm and cold; issue 12's targets
 #   overhead  programs that copy nothing: small read/write calls, gzip, tar,
 #             a gcc build, git status; callgrind instructions per call
-#   tree      a tree of BENCH_TREE_FILES files / BENCH_TREE_BYTES bytes:
-#             examples/treecopy -j1/2/4 under the shim, cp -r --reflink=always,
-#             shutil.copytree under the shim
+#   tree      a tree of BENCH_TREE_FILES files / BENCH_TREE_BYTES bytes,
+#             warm cache, the final sync timed: cp -r --reflink=always;
+#             busybox cp -r, examples/treecopy -j4 and shutil.copytree plain
+#             and under the shim; treecopy -j1/2 under the shim; issue 12's
+#             targets
 #   scale     one size at a time, 1 byte to BENCH_SCALE_MAX: time per file
-#             and new space, plain, shimmed, and shimmed with no size threshold
+#             with the sync, and new space, plain, shimmed, and shimmed with
+#             no size threshold; then the size from which cloning everything
+#             is not slower than plain
 #
 # Knobs: BENCH_FS="xfs btrfs" BENCH_REPS=3 BENCH_SIZE=1G BENCH_TREE_FILES=100000
-#        BENCH_TREE_BYTES=1700M BENCH_SCALE_MAX=4G BENCH_DIR=/var/tmp
+#        BENCH_TREE_BYTES=1700M BENCH_SCALE_MAX=4G BENCH_SYSCALL_FILES=2000
+#        BENCH_SCALE_FILES=2000 (most files per size) BENCH_DIR=/var/tmp
 #        BENCH_QUICK=1 (tiny sizes, one rep: checks the script, measures nothing)
+#
+# Targets are printed beside the ratio they apply to; nothing compares them.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 lib=$top/build/libreflink-shim.so
@@ -35,7 +47,7 @@ if [ -n "${BENCH_QUICK:-}" ]; then
 	: "${BENCH_REPS:=1}" "${BENCH_SIZE:=8M}" "${BENCH_TREE_FILES:=300}" \
 	  "${BENCH_TREE_BYTES:=6M}" "${BENCH_SCALE_MAX:=4M}" "${BENCH_SMALL_CALLS:=20000}" \
 	  "${BENCH_GIT_FILES:=300}" "${BENCH_SPAWNS:=100}" "${BENCH_STARTUP_REPS:=1}" \
-	  "${BENCH_IR_GZIP:=65536}"
+	  "${BENCH_IR_GZIP:=65536}" "${BENCH_SYSCALL_FILES:=100}" "${BENCH_SCALE_FILES:=50}"
 fi
 FSES=${BENCH_FS:-xfs btrfs}
 REPS=${BENCH_REPS:-3}
@@ -45,7 +57,9 @@ TREE_BYTES=${BENCH_TREE_BYTES:-1700M}
 SCALE_MAX=${BENCH_SCALE_MAX:-4G}
 SMALL_CALLS=${BENCH_SMALL_CALLS:-1000000}
 GIT_FILES=${BENCH_GIT_FILES:-30000}
-TABLES=${BENCH_TABLES:-startup copy overhead tree scale}
+SYSCALL_FILES=${BENCH_SYSCALL_FILES:-2000}
+SCALE_FILES=${BENCH_SCALE_FILES:-2000}
+TABLES=${BENCH_TABLES:-startup syscalls copy overhead tree scale}
 # Debian's own python3 when there is one: version managers' shims (pyenv)
 # put a shell script in front of every start.
 PY=${BENCH_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
@@ -59,7 +73,7 @@ need() {
 	[ ${#missing[@]} = 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 need mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs busybox:busybox cpio:cpio strace:strace \
-	valgrind:valgrind git:git gcc:gcc python3:python3 bc:bc eatmydata:eatmydata
+	valgrind:valgrind git:git gcc:gcc python3:python3 bc:bc eatmydata:eatmydata filefrag:e2fsprogs
 
 bytes() { numfmt --from=iec "$1"; }
 SIZE_B=$(bytes "$SIZE")
@@ -93,10 +107,18 @@ shim() { env LD_PRELOAD="$lib" "$@"; }
 # clones CMD...: FICLONE calls CMD makes (strace, outside the timed runs)
 clones() { strace -f -qq --seccomp-bpf -e trace=ioctl -o "$work/strace" "$@" >/dev/null 2>&1 || true; grep -c FICLONE "$work/strace" || true; }
 newspace() { sync; find "$@" -type f -print0 | xargs -0r "$fileinfo" newspace | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+# shared_files DIR: files under DIR with an extent FIEMAP flags shared (the
+# kernel's view: a copier that did not clone shows here, whatever it called)
+shared_files() {
+	sync -f "$1"
+	find "$1" -type f -print0 | xargs -0r filefrag -v 2>/dev/null |
+		awk '/^File size of / { f++ } /^ *[0-9]+:.*shared/ && !seen[f]++ { n++ } END { print n + 0 }'
+}
 
 mkfs_mount() {  # FS -> prints mount point
 	local fs=$1 img=$work/$1.img mnt=$work/mnt-$1
-	local need=$(( SIZE_B * 4 + $(bytes "$TREE_BYTES") * 3 + $(bytes "$SCALE_MAX") * 3 + (2 << 30) ))
+	local need=$(( SIZE_B * 4 + $(bytes "$TREE_BYTES") * 3 + $(bytes "$SCALE_MAX") * 3 +
+		SYSCALL_FILES * (100 << 10) * 3 + (2 << 30) ))
 	truncate -s "$need" "$img"
 	case $fs in
 	xfs) mkfs.xfs -q -m reflink=1 "$img" >/dev/null ;;
@@ -161,13 +183,18 @@ table_copy() {
 	sync
 	for cache in warm cold; do
 		echo
-		echo "## $fs: copy of one $SIZE file, cache $cache (median of $REPS); '+sync': until the data is on disk"
+		echo "## $fs: copy of one $SIZE file, cache $cache (median of $REPS); '+sync': until the data is on disk;"
+		echo "## shim/read: shim time / the read limit at the copier's chunk size; targets from issue 12"
 		printf '%-27s %7s %7s %7s %10s %10s %7s %7s %7s %9s %9s %3s\n' copier plain shim shim/ \
 			plain+sync shim+sync shim/ shim/ shim/ "new" "new" FI-
-		printf '%-27s %7s %7s %7s %10s %10s %7s %7s %7s %9s %9s %3s\n' "" "" "" plain \
-			"" "" plain read clone plain shim CLONE
+		printf '%-27s %7s %7s %7s %10s %10s %7s %7s %7s %9s %9s %3s  %s\n' "" "" "" plain \
+			"" "" plain read clone plain shim CLONE target
 		local rd=() cl=()
 		declare -A readt
+		# issue 12: a 128K read/write copy costs at most 1.5 reads; small
+		# writes at most half the plain copy, its writeback included
+		local -A target=([dd128]="≤ 1.5x shim/read" [pyloop]="≤ 1.5x shim/read" \
+			[dd4k]="≤ 0.5x shim+sync/plain+sync" [cpio]="≤ 0.5x shim+sync/plain+sync")
 		for bs in 128K 4k 512; do
 			rd=()
 			for ((i = 0; i < REPS; i++)); do
@@ -202,11 +229,11 @@ table_copy() {
 			local pm sm pt st
 			pm=$(med_copy "${p[@]}"); sm=$(med_copy "${s[@]}")
 			pt=$(med_total "${p[@]}"); st=$(med_total "${s[@]}")
-			printf '%-27s %7s %7s %7s %10s %10s %7s %7s %7s %9s %9s %3s\n' "$(label_of $m)" \
+			printf '%-27s %7s %7s %7s %10s %10s %7s %7s %7s %9s %9s %3s%s\n' "$(label_of $m)" \
 				"$(fmt_s "$pm")" "$(fmt_s "$sm")" "$(ratio "$sm" "$pm")" \
 				"$(fmt_s "$pt")" "$(fmt_s "$st")" "$(ratio "$st" "$pt")" \
 				"$(ratio "$sm" "${readt[$(read_bs $m)]}")" "$(ratio "$sm" "$clone_t")" \
-				"$(iec "$np")" "$(iec "$ns")" "$n"
+				"$(iec "$np")" "$(iec "$ns")" "$n" "${target[$m]:+  target ${target[$m]}}"
 		done
 		unset readt
 	done
@@ -327,6 +354,26 @@ for i in range(n):
 EOF
 }
 
+mkfiles() {  # DIR FILES BYTES PER_DIR: FILES files of BYTES bytes, PER_DIR to a directory
+	python3 - "$@" <<'EOF'
+import os, random, sys
+top, n, size, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rnd = random.Random(42)
+pool = os.urandom(1 << 22)
+for i in range(n):
+    d = os.path.join(top, "d%04d" % (i // per))
+    if i % per == 0:
+        os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%d" % i), "wb") as f:
+        left = size
+        while left > 0:
+            off = rnd.randrange(0, len(pool) - 4096)
+            chunk = pool[off:off + min(left, len(pool) - off)]
+            f.write(chunk)
+            left -= len(chunk)
+EOF
+}
+
 table_tree() {
 	local mnt=$1 fs=$2 w=$1/tree
 	mkdir -p "$w"
@@ -337,105 +384,203 @@ table_tree() {
 	big=$(find "$w/src" -type f -size +63k | wc -l)
 	sync
 	echo
-	echo "## $fs: tree of $TREE_FILES files, $(iec "$tb") ($big files of 64 KiB or more), warm cache (median of $REPS)"
-	printf '%-40s %9s %9s %10s %7s\n' copier time "/cp -r" "new space" FICLONE
-	local -a names=("cp -r --reflink=always" "treecopy -j4 (plain, no shim)" \
-		"treecopy -j1 under the shim" "treecopy -j2 under the shim" "treecopy -j4 under the shim" \
-		"shutil.copytree under the shim")
-	run_tree() {
+	echo "## $fs: tree of $TREE_FILES files, $(iec "$tb") ($big files of 64 KiB or more), warm cache, the final"
+	echo "## sync timed (writeback counted), median of $REPS; /reflink: time / cp -r --reflink=always's;"
+	echo "## /plain: time / the same copier's without the shim; copytree's target is read as /reflink"
+	printf '%-32s %8s %8s %7s %10s %7s%s\n' copier time /reflink /plain "new space" FICLONE "  target"
+	# per key: its label, the key of its plain run, its target (issue 12); FICLONE
+	# is counted for cp --reflink and the shimmed keys (those ending in s)
+	local -a keys=(reflink bb bbs tc4 tc1s tc2s tc4s py pys)
+	local -A label=([reflink]="cp -r --reflink=always" [bb]="busybox cp -r (plain)" \
+		[bbs]="busybox cp -r under the shim" [tc4]="treecopy -j4 (plain)" \
+		[tc1s]="treecopy -j1 under the shim" [tc2s]="treecopy -j2 under the shim" \
+		[tc4s]="treecopy -j4 under the shim" [py]="shutil.copytree (plain)" \
+		[pys]="shutil.copytree under the shim")
+	local -A plain=([bbs]=bb [tc4s]=tc4 [pys]=py)
+	local tc4_target=1.0x
+	[ "$fs" = xfs ] && tc4_target=0.7x
+	local -A target=([bbs]="≤ 1.3x /reflink" [tc4s]="≤ $tc4_target /plain" [pys]="≤ 1.5x /reflink")
+	tree_cmd() {  # KEY: the copy as a command line, so strace can run it too
 		case $1 in
-		0) cp -r --reflink=always "$w/src" "$w/dst" ;;
-		1) "$treecopy" -j4 "$w/src" "$w/dst" ;;
-		2) shim "$treecopy" -j1 "$w/src" "$w/dst" ;;
-		3) shim "$treecopy" -j2 "$w/src" "$w/dst" ;;
-		4) shim "$treecopy" -j4 "$w/src" "$w/dst" ;;
-		5) shim "$work/bin/copytree" "$w/src" "$w/dst" ;;
+		reflink) echo cp -r --reflink=always ;;
+		bb) echo "$work/bin/bbtree" ;;
+		bbs) echo env LD_PRELOAD="$lib" "$work/bin/bbtree" ;;
+		tc4) echo "$treecopy" -j4 ;;
+		tc1s) echo env LD_PRELOAD="$lib" "$treecopy" -j1 ;;
+		tc2s) echo env LD_PRELOAD="$lib" "$treecopy" -j2 ;;
+		tc4s) echo env LD_PRELOAD="$lib" "$treecopy" -j4 ;;
+		py) echo "$work/bin/copytree" ;;
+		pys) echo env LD_PRELOAD="$lib" "$work/bin/copytree" ;;
 		esac
 	}
-	tree_cmd() {  # the same, as a command line strace can run
-		case $1 in
-		0) echo cp -r --reflink=always "$w/src" "$w/dst" ;;
-		4) echo env LD_PRELOAD="$lib" "$treecopy" -j4 "$w/src" "$w/dst" ;;
-		5) echo env LD_PRELOAD="$lib" "$work/bin/copytree" "$w/src" "$w/dst" ;;
-		esac
-	}
-	declare -A t
-	declare -A sp
+	# shellcheck disable=SC2046
+	run_tree() { $(tree_cmd "$1") "$w/src" "$w/dst" && sync -f "$w"; }
+	local -A t=() sp=()
+	local i k
 	for ((i = 0; i < REPS; i++)); do
-		for k in 0 1 2 3 4 5; do
-			rm -rf "$w/dst"; sync
-			t[$k]+=" $(secs run_tree $k)"
-			if [ $i = 0 ]; then
+		for k in "${keys[@]}"; do
+			rm -rf "$w/dst"; sync -f "$w"
+			t[$k]+=" $(secs run_tree "$k")"
+			if [ "$i" = 0 ]; then
 				sp[$k]=$(newspace "$w/dst")
 				diff -r "$w/src" "$w/dst" >/dev/null || die "tree copy $k differs"
 			fi
 		done
 	done
-	local base=""
-	for k in 0 1 2 3 4 5; do
-		local m n=""
-		# shellcheck disable=SC2086
-		m=$(median ${t[$k]})
-		[ -z "$base" ] && base=$m
-		if [ "$k" = 0 ] || [ "$k" = 4 ] || [ "$k" = 5 ]; then
-			rm -rf "$w/dst"; sync
+	local -A med=()
+	# shellcheck disable=SC2086
+	for k in "${keys[@]}"; do med[$k]=$(median ${t[$k]}); done
+	for k in "${keys[@]}"; do
+		local n="" pr=""
+		case $k in
+		reflink | *s)
+			rm -rf "$w/dst"; sync -f "$w"
 			# shellcheck disable=SC2046
-			n=$(clones $(tree_cmd $k))
-		fi
-		printf '%-40s %9s %9s %10s %7s\n' "${names[$k]}" "$(fmt_s "$m")" "$(ratio "$m" "$base")" \
-			"$(iec "${sp[$k]}")" "$n"
+			n=$(clones $(tree_cmd "$k") "$w/src" "$w/dst") ;;
+		esac
+		[ -n "${plain[$k]:-}" ] && pr=$(ratio "${med[$k]}" "${med[${plain[$k]}]}")
+		printf '%-32s %8s %8s %7s %10s %7s%s\n' "${label[$k]}" "$(fmt_s "${med[$k]}")" \
+			"$(ratio "${med[$k]}" "${med[reflink]}")" "$pr" "$(iec "${sp[$k]}")" "$n" \
+			"${target[$k]:+  target ${target[$k]}}"
 	done
 	rm -rf "$w"
 }
 
 # ---- table 4: scale ----
 
-# scalecopy MODE SYNC SRC DST: treecopy -j1 plain, shimmed, or shimmed with no
-# size threshold; with SYNC=1 the time includes writing the data to disk
+# scalecopy MODE SRC DST: treecopy -j1 plain, shimmed, or shimmed with no
+# size threshold, then the sync that puts the data on disk (writeback counted:
+# a plain copy's cost is mostly there)
 mkcopier scalecopy '
 case $1 in
-plain) "$TREECOPY" -j1 "$3" "$4" ;;
-shim) LD_PRELOAD="$LIB" "$TREECOPY" -j1 "$3" "$4" ;;
-min0) REFLINK_SHIM_MIN_SIZE=0 LD_PRELOAD="$LIB" "$TREECOPY" -j1 "$3" "$4" ;;
+plain) "$TREECOPY" -j1 "$2" "$3" ;;
+shim) LD_PRELOAD="$LIB" "$TREECOPY" -j1 "$2" "$3" ;;
+min0) REFLINK_SHIM_MIN_SIZE=0 LD_PRELOAD="$LIB" "$TREECOPY" -j1 "$2" "$3" ;;
 esac || exit
-[ "$2" = 0 ] || exec sync -f "$4"'
+exec sync -f "$3"'
 
 table_scale() {
 	local mnt=$1 fs=$2 w=$1/scale
 	local max
 	max=$(bytes "$SCALE_MAX")
 	echo
-	echo "## $fs: time per file by file size (treecopy -j1, warm cache, median of $REPS);"
-	echo "## 'min 0': the shim with REFLINK_SHIM_MIN_SIZE=0; '+sync': until the data is on disk"
-	printf '%-6s %5s %9s %9s %9s %10s %10s %10s %9s %9s %9s\n' size files plain shim "min 0" \
-		"plain+sync" "shim+sync" "min0+sync" shim/plain "new plain" "new shim"
-	for sz in ${BENCH_SCALE_SIZES:-1 512 4K 16K 64K 128K 256K 512K 1M 2M 16M 256M 1G 4G}; do
+	echo "## $fs: time per file by file size, the sync timed (treecopy -j1, warm cache, median of $REPS;"
+	echo "## up to $SCALE_FILES files a size, 256 MiB at most); 'min 0': the shim with REFLINK_SHIM_MIN_SIZE=0"
+	printf '%-6s %5s %11s %11s %11s %10s %10s %9s %9s %9s\n' size files plain shim "min 0" \
+		shim/plain "min0/plain" "new plain" "new shim" "new min0"
+	local from="" last=""
+	for sz in ${BENCH_SCALE_SIZES:-1 512 4K 8K 16K 32K 48K 64K 96K 128K 256K 512K 1M 2M 16M 256M 1G 4G}; do
 		local b
 		b=$(bytes $sz)
 		[ "$b" -le "$max" ] || break
 		local files=$(( (256 << 20) / b ))
-		[ $files -gt 1000 ] && files=1000
+		[ $files -gt "$SCALE_FILES" ] && files=$SCALE_FILES
 		[ $files -lt 1 ] && files=1
-		rm -rf "$w"; mkdir -p "$w/src"
-		for ((f = 0; f < files; f++)); do head -c "$b" /dev/urandom > "$w/src/f$f"; done
-		sync
-		declare -A t=()
-		local np ns
+		rm -rf "$w"; mkdir -p "$w"
+		mkfiles "$w/src" "$files" "$b" "$files"
+		sync -f "$w"
+		local -A t=() sp=()
+		local i v
 		for ((i = 0; i < REPS; i++)); do
-			for v in plain:0 shim:0 min0:0 plain:1 shim:1 min0:1; do
-				rm -rf "$w/dst"; sync
-				t[$v]+=" $(secs env TREECOPY="$treecopy" LIB="$lib" "$work/bin/scalecopy" "${v%:*}" "${v#*:}" "$w/src" "$w/dst")"
-				if [ $i = 0 ] && [ "$v" = plain:0 ]; then np=$(newspace "$w/dst"); fi
-				if [ $i = 0 ] && [ "$v" = shim:0 ]; then ns=$(newspace "$w/dst"); fi
+			for v in plain shim min0; do
+				rm -rf "$w/dst"; sync -f "$w"
+				t[$v]+=" $(secs env TREECOPY="$treecopy" LIB="$lib" "$work/bin/scalecopy" "$v" "$w/src" "$w/dst")"
+				[ "$i" = 0 ] && sp[$v]=$(newspace "$w/dst")
 			done
 		done
-		per() { echo "scale=1; $(median $1) * 1000000 / $files" | bc; }
-		printf '%-6s %5s %7sus %7sus %7sus %8sus %8sus %8sus %9s %9s %9s\n' "$sz" "$files" \
-			"$(per "${t[plain:0]}")" "$(per "${t[shim:0]}")" "$(per "${t[min0:0]}")" \
-			"$(per "${t[plain:1]}")" "$(per "${t[shim:1]}")" "$(per "${t[min0:1]}")" \
-			"$(ratio "$(median ${t[shim:0]})" "$(median ${t[plain:0]})")" "$(iec "$np")" "$(iec "$ns")"
-		unset t
+		local -A med=()
+		# shellcheck disable=SC2086
+		for v in plain shim min0; do med[$v]=$(median ${t[$v]}); done
+		per() { echo "scale=1; ${med[$1]} * 1000000 / $files" | bc; }
+		printf '%-6s %5s %9sus %9sus %9sus %10s %10s %9s %9s %9s\n' "$sz" "$files" \
+			"$(per plain)" "$(per shim)" "$(per min0)" \
+			"$(ratio "${med[shim]}" "${med[plain]}")" "$(ratio "${med[min0]}" "${med[plain]}")" \
+			"$(iec "${sp[plain]}")" "$(iec "${sp[shim]}")" "$(iec "${sp[min0]}")"
+		# the smallest size from which every larger one clones no slower
+		if [ "$(echo "${med[min0]} <= ${med[plain]}" | bc)" = 1 ]; then
+			[ -n "$from" ] || from=$sz
+		else
+			from=""
+		fi
+		last=$sz
+		unset t sp med
 	done
+	if [ -n "$from" ]; then
+		echo "## $fs: min 0 is not slower than plain from $from up: the threshold this table suggests" \
+			"(REFLINK_SHIM_MIN_SIZE=$from; the default is 64K)"
+	else
+		echo "## $fs: min 0 is slower than plain at $last, the largest size measured: no threshold suggested"
+	fi
+	rm -rf "$w"
+}
+
+# ---- table 6: system calls per file ----
+
+# Tree copiers (SRC DST) beside copytree: busybox's sendfile, cpio's 512 B
+# writes (cpio -p wants DST to exist)
+mkcopier bbtree 'exec busybox cp -r "$1" "$2"'
+mkcopier cpiotree 'mkdir "$2" && cd "$1" && find . ! -name . -print | exec cpio -pd --quiet "$2"'
+
+# sc_count OUT CMD...: CMD and its children under strace -f -c; OUT gets
+# "CALLS NAME" lines, one of them "CALLS total"
+sc_count() {
+	local out=$1
+	shift
+	strace -f -c -U calls,name -o "$out.raw" "$@" >/dev/null 2>&1 || die "under strace: $* failed"
+	awk '$1 ~ /^[0-9]+$/ { print $1, $2 }' "$out.raw" > "$out"
+}
+# sc_total FILE FILES: calls per file
+sc_total() { awk -v n="$2" '$2 == "total" { printf "%.2f\n", $1 / n }' "$1"; }
+# sc_added PLAIN SHIM FILES: "name +0.50, ..." for the 12 call names the shim
+# adds most to (at least 0.01 a file), then those it saves most on
+sc_added() {
+	awk -v n="$3" 'FNR == NR { p[$2] = $1; next } { s[$2] = $1 }
+		END {
+			for (k in p) if (!(k in s)) s[k] = 0
+			for (k in s) if (k != "total") {
+				d = (s[k] - p[k]) / n
+				if (d >= 0.01 || d <= -0.01) printf "%+.2f %s\n", d, k
+			}
+		}' "$1" "$2" | sort -g -r | awk '$1 > 0 && ++n > 12 { next } { printf "%s%s %s", sep, $2, $1; sep = ", " } END { print "" }'
+}
+
+table_syscalls() {
+	local mnt=$1 fs=$2 w=$1/sc n=$SYSCALL_FILES
+	local -a copiers=(bbtree copytree treecopy cpiotree)
+	local -A label=([bbtree]="busybox cp -r (sendfile)" [copytree]="shutil.copytree (sendfile)" \
+		[treecopy]="treecopy -j1 (read/write 128K)" [cpiotree]="cpio -p (512 B writes)")
+	local -A target=([100K]=5 [1K]=1)
+	local -a breakdown=()
+	echo
+	echo "## $fs: system calls per file copying a tree of $n files, 100 to a directory (strace -f -c,"
+	echo "## every process, start-up included, / $n); 100K files are cloned, 1K ones are below"
+	echo "## REFLINK_SHIM_MIN_SIZE; shared: files FIEMAP flags shared after the run"
+	printf '%-31s %5s %8s %8s %8s %19s  %s\n' copier size plain shim added "shared: plain shim" target
+	for size in 100K 1K; do
+		rm -rf "$w"
+		mkdir -p "$w"
+		mkfiles "$w/src" "$n" "$(bytes $size)" 100
+		sync -f "$w"
+		for c in "${copiers[@]}"; do
+			local cmd=("$work/bin/$c")
+			[ "$c" = treecopy ] && cmd=("$treecopy" -j1)
+			local shp shs
+			rm -rf "$w/dst"; sync -f "$w"
+			sc_count "$w/plain" "${cmd[@]}" "$w/src" "$w/dst"
+			shp=$(shared_files "$w/dst")
+			rm -rf "$w/dst"; sync -f "$w"
+			sc_count "$w/shim" -E LD_PRELOAD="$lib" "${cmd[@]}" "$w/src" "$w/dst"
+			shs=$(shared_files "$w/dst")
+			diff -r "$w/src" "$w/dst" >/dev/null || die "$c: shimmed tree copy differs"
+			local p s
+			p=$(sc_total "$w/plain" "$n"); s=$(sc_total "$w/shim" "$n")
+			printf '%-31s %5s %8s %8s %8s %11s %7s  %s\n' "${label[$c]}" "$size" "$p" "$s" \
+				"$(printf '%+.2f' "$(echo "$s - $p" | bc)")" "$shp" "$shs" "target ≤ ${target[$size]} added"
+			breakdown+=("${label[$c]%% (*}, $size: $(sc_added "$w/plain" "$w/shim" "$n")")
+		done
+	done
+	echo "## $fs: calls the shim adds (+, the 12 most) or saves (-) per file, by name (0.01 a file or more)"
+	printf '%s\n' "${breakdown[@]}"
 	rm -rf "$w"
 }
 
