@@ -276,6 +276,10 @@ ex_residual() {
 	ex_all clone "sendfile whole S D" "sendfile once S D" "sendfile offset S D" "sendfile chunks S D"
 }
 
+@test "exact: copy_file_range leaves S's atime as the kernel's (cloning) copy_file_range does" {
+	ex_all clone "sendfile cfr S D"
+}
+
 @test "exact: RLIMIT_FSIZE set after a cloned copy: the next copy meets it (short count, then EFBIG)" {
 	plain_must="sendfile(D, S) = -1 EFBIG" ex_all clone "sendfile limit S D"
 }

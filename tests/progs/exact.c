@@ -63,6 +63,10 @@
  *       bytes at a time; offsets, D's size, whether S's
  *       atime moved (relatime: it must). Again into D.2 with S's atime set
  *       after its ctime (relatime: it must not).
+ *   sendfile cfr S D
+ *       as whole, by copy_file_range(S, NULL, D, NULL, 16 MiB, 0): on the
+ *       same filesystem the kernel's own call clones, so S's atime must
+ *       not move either time.
  *   sendfile limit S D
  *       a whole sendfile copy into D.2, then setrlimit(RLIMIT_FSIZE, 300000)
  *       (SIGXFSZ ignored) and the same copy into D: a short count, then EFBIG.
@@ -798,14 +802,14 @@ static void sendfile_round(const char *mode, int s, const char *dp, time_t delta
 	 * reason to wait or not. */
 	usleep(20000);
 	int d = xopen(dp, O_WRONLY | O_CREAT | O_TRUNC);
-	bool offset = !strcmp(mode, "offset");
+	bool offset = !strcmp(mode, "offset"), cfr = !strcmp(mode, "cfr");
 	size_t count = !strcmp(mode, "chunks") ? 100000 : 16 << 20;
 	off_t off = 0;
 	ssize_t r;
 	int i = 0;
 	do {
-		r = sendfile(d, s, offset ? &off : NULL, count);
-		say("sendfile(D, S)", r);
+		r = cfr ? copy_file_range(s, NULL, d, NULL, count, 0) : sendfile(d, s, offset ? &off : NULL, count);
+		say(cfr ? "copy_file_range(S, NULL, D, NULL)" : "sendfile(D, S)", r);
 	} while (r > 0 && ++i < 100 && strcmp(mode, "once"));
 	if (offset)
 		line("offset %lld", (long long)off);
@@ -823,7 +827,8 @@ static void cmd_sendfile(char **av)
 {
 	const char *mode = av[0];
 	bool limit = !strcmp(mode, "limit");
-	if (strcmp(mode, "whole") && strcmp(mode, "once") && strcmp(mode, "offset") && strcmp(mode, "chunks") && !limit)
+	if (strcmp(mode, "whole") && strcmp(mode, "once") && strcmp(mode, "offset") && strcmp(mode, "chunks") &&
+	    strcmp(mode, "cfr") && !limit)
 		die("sendfile: unknown mode %s", mode);
 	int s = xopen(av[1], O_RDONLY);
 	char d2[4096];
