@@ -29,6 +29,7 @@
 #include "copy.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -780,8 +781,8 @@ static bool other_fd_on(int fd, dev_t dev, ino_t ino)
 			found = st.st_dev == dev && st.st_ino == ino;
 			/* Not a regular file (a pipe, a terminal, a directory): so
 			 * the next copy's listing skips it, as the fast path does. */
-			if (!S_ISREG(st.st_mode) && e == FD_UNKNOWN)
-				fd_cas(k, FD_UNKNOWN, FD_PLAIN);
+			if (!S_ISREG(st.st_mode) && (e == FD_UNKNOWN || e == FD_REG_DONE))
+				fd_cas(k, e, FD_PLAIN);
 		}
 	}
 	SYS(SYS_close, dir);
@@ -1007,15 +1008,12 @@ static void judge_without_source(int fd, uintptr_t ent, bool small_copy)
 		stats_not_cloned(WHY_SMALL, 0);
 		shim_log("not-cloned", fd, 0, "source smaller than REFLINK_SHIM_MIN_SIZE");
 	}
-	if (ent != FD_UNKNOWN) {
-		fd_cas(fd, ent, fd_judged(ent));
-		return;
-	}
-	struct stat st;
-	int saved = errno;
-	if (real_fstat(fd, &st) == 0)
-		fd_cas(fd, FD_UNKNOWN, S_ISREG(st.st_mode) ? FD_REG_DONE : FD_PLAIN);
-	errno = saved;
+	/* FD_UNKNOWN becomes FD_REG_DONE without asking what it is: its
+	 * writes pass from now on either way, and a pipe or terminal taken
+	 * for a regular file costs at most one slow first read and an fstat
+	 * if it is ever judged as a source, where a system call here would be
+	 * paid by every small file written (cpio, treecopy). */
+	fd_cas(fd, ent, fd_judged(ent));
 }
 
 ssize_t copy_write(int fd, uintptr_t ent, const struct iovec *iov, int cnt, off_t off, bool *handled)
@@ -1179,6 +1177,22 @@ static void stamp_read(int in, const struct stat *st)
 }
 
 /*
+ * Empties D again after a clone of S (`size` bytes) failed or was undone,
+ * before the program's own transfer runs: it rewrites all of [0, size), so
+ * only a D longer than S tells of someone else, a thread's or another
+ * process's write past S's end since D was judged empty, which the kernel's
+ * transfer would have left alone: then D stays as it is. True if cut.
+ */
+static bool empty_again(int out, off_t size)
+{
+	struct stat st;
+	if (real_fstat(out, &st) != 0 || st.st_size == 0 || st.st_size > size)
+		return false;
+	real.ftruncate(out, 0);
+	return true;
+}
+
+/*
  * A first transfer that moves the whole of S (from its start, into empty D
  * at 0) in this one call: cloned, offsets moved as the call would have
  * moved them, and nothing kept, no record and no dup, because the copy is
@@ -1187,18 +1201,16 @@ static void stamp_read(int in, const struct stat *st)
  * other-fd listing nor a dup is needed. False (D empty, offsets as they
  * were) when the program's own call must run.
  */
-static bool clone_whole(int out, int in, dev_t ddev, const struct stat *sst, off_t *inoff, off_t *outoff)
+static bool clone_whole(int out, int in, dev_t ddev, const struct stat *sst, off_t *inoff, off_t *outoff,
+			bool cfr)
 {
 	int err;
 	enum clone_class k = clone_file(out, in, &err);
 	if (k != CLONE_OK) {
 		/* D was empty. A failed clone may have left part of S in it
 		 * (OpenZFS documents this): empty again. */
-		struct stat dst;
-		if (real_fstat(out, &dst) != 0 || dst.st_size != 0) {
-			real.ftruncate(out, 0);
+		if (empty_again(out, sst->st_size))
 			shim_log("clone-undone", out, 0, "a failed clone left data");
-		}
 		if (k == CLONE_UNSUPPORTED)
 			clone_forget_pair(sst->st_dev, ddev);
 		shim_log("clone-failed", out, err, k == CLONE_UNSUPPORTED ? "unsupported" :
@@ -1222,12 +1234,14 @@ static bool clone_whole(int out, int in, dev_t ddev, const struct stat *sst, off
 			xlseek(in, -n, SEEK_CUR);
 		if (same && !outoff)
 			xlseek(out, -n, SEEK_CUR);
-		real.ftruncate(out, 0);
+		empty_again(out, n);
 		shim_log("clone-undone", out, 0, same ? "offsets moved during the clone" : "source changed during the clone");
 		stats_not_cloned(WHY_DIFFERED, 0);
 		return false;
 	}
-	stamp_read(in, sst);
+	/* The kernel's copy_file_range clones too, and reads nothing. */
+	if (!cfr)
+		stamp_read(in, sst);
 	stats_cloned(n);
 	shim_log("clone", out, (long long)n, NULL);
 	return true;
@@ -1255,6 +1269,11 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 	enum source_verdict sv = inpos == 0 ? judge_source(out, &d, in, 0, sst, fresh) : SRC_NO;
 	if (sv == SRC_OK && !ctime_settled(in, sst))
 		sv = SRC_NO;
+	/* sendfile from an O_DIRECT source returns S's whole blocks first and
+	 * its tail at the next call (measured on XFS): not one count a clone
+	 * could give. (copy_file_range clones it all the same.) */
+	if (sv == SRC_OK && !cfr && (real.fcntl(in, F_GETFL) & O_DIRECT))
+		sv = SRC_NO;
 	if (sv == SRC_SMALL || sv == SRC_NO_CLONE)
 		not_cloned(out, in, sv == SRC_SMALL ? WHY_SMALL : WHY_UNSUPPORTED);
 	struct copy *c = sv == SRC_OK ? copy_alloc() : NULL;
@@ -1265,7 +1284,7 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 	if (!source_layout_ok(c, in, sst->st_size)) {
 		not_cloned(out, in, WHY_LAYOUT);
 	} else if (whole) {
-		if (clone_whole(out, in, d.st.st_dev, sst, inoff, outoff)) {
+		if (clone_whole(out, in, d.st.st_dev, sst, inoff, outoff, cfr)) {
 			*ret = (ssize_t)sst->st_size;
 			*handled = true;
 		}
@@ -1279,7 +1298,8 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 		if (advance(in, inoff, (off_t)n, (off_t)n) && advance(out, outoff, (off_t)n, (off_t)n)) {
 			c->hi = (off_t)n;
 			clock_gettime(CLOCK_REALTIME, &c->wts);
-			stamp_read(in, sst);
+			if (!cfr)
+				stamp_read(in, sst);
 			*ret = (ssize_t)n;
 			*handled = true;
 		} else {
@@ -1314,7 +1334,7 @@ static bool transfer_may_clone(int in, struct stat *st, bool *fresh)
 		if (rc != 0)
 			return false;  /* the program's call meets the error */
 		if (!S_ISREG(st->st_mode)) {
-			fd_cas(in, FD_UNKNOWN, FD_PLAIN);
+			fd_cas(in, e, FD_PLAIN);
 			return false;
 		}
 		fd_set_size(in, st->st_size);
@@ -1330,7 +1350,8 @@ static bool transfer_may_clone(int in, struct stat *st, bool *fresh)
 ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, bool cfr, bool *handled)
 {
 	*handled = false;
-	if (len == 0)
+	/* sendfile refuses a count beyond SSIZE_MAX (EINVAL): the kernel says so. */
+	if (len == 0 || (!cfr && len > (size_t)SSIZE_MAX))
 		return 0;
 	uintptr_t ent = wait_not_busy(out);
 	struct stat sst = { 0 };

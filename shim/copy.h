@@ -16,9 +16,9 @@
  *   from          event                                   to                 where
  *   fd UNKNOWN    first read, a regular file              REG_READ: a        note_read
  *                                                         possible source
- *   fd UNKNOWN    first read or write, not a regular file PLAIN              note_read,
- *                                                                            judge_without_source
- *   fd unjudged   first write, no source read worth one   REG_DONE           judge_without_source
+ *   fd UNKNOWN    first read, not a regular file          PLAIN              note_read
+ *   fd unjudged   first write, no source read worth one   REG_DONE (of any   judge_without_source
+ *                                                         type: not asked)
  *   fd unjudged   first transfer from a pipe, a socket or unjudged: the      transfer_may_clone
  *                 a file below min_size                   kernel's call
  *   fd unjudged   first write: claimed while judged       BUSY               copy_write, copy_transfer

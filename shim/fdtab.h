@@ -36,7 +36,8 @@ enum {
 	FD_PLAIN = 3,        /* not a regular file: pass everything through */
 	FD_REG = 4,          /* regular file, not read yet, first write to be judged */
 	FD_REG_READ = 5,     /* ... read at least once (a possible source) */
-	FD_REG_DONE = 6,     /* regular file whose first write was judged: not a copy */
+	FD_REG_DONE = 6,     /* first write judged: not a copy (a regular file, or an fd
+	                      * judged with no source in sight, whose type was not asked) */
 	FD_REG_DONE_READ = 7,
 	/* A regular file some copy verifies against, read through this fd:
 	 * FD_REG_BIT | FD_SRC_BIT, plus FD_PASS_WRITE once judged. Its reads
