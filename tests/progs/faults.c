@@ -17,6 +17,9 @@
  *                                which extends its size
  *   FAULT_CLONE_PARTIAL_LEN=N|src  ... that many bytes (default 65536), or
  *                                as many as the source has
+ *   FAULT_CLONE_PARTIAL_AT=N     ... at offset N of D for FICLONE: past S's
+ *                                end, it stands for another writer's bytes
+ *                                landing just before a clone that then fails
  *   FAULT_FSTYPE=MAGIC           fstatfs and statfs report f_type MAGIC
  *                                (e.g. 0x2fc12fc1, ZFS) for files on XFS:
  *                                the test XFS gets another type's decisions
@@ -90,7 +93,7 @@ int ioctl(int fd, unsigned long req, ...)
 	if (p && (req == FICLONE || req == FICLONERANGE)) {
 		int e = errno_of(p);
 		if (req == FICLONE)
-			scribble(fd, (int)(long)arg, 0);
+			scribble(fd, (int)(long)arg, getenv("FAULT_CLONE_PARTIAL_AT") ? num(getenv("FAULT_CLONE_PARTIAL_AT")) : 0);
 		else
 			scribble(fd, (int)((struct file_clone_range *)arg)->src_fd,
 				 (off_t)((struct file_clone_range *)arg)->dest_offset);
