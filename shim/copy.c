@@ -684,6 +684,36 @@ static bool source_layout_ok(struct copy *c, int s, off_t size)
 }
 
 /*
+ * Empties D again after a clone of S (`size` bytes) failed or was undone,
+ * before the program's own call runs. Only a D no longer than S: one longer
+ * tells of someone else, a thread's or another process's write past S's
+ * end since D was judged empty, which the program's call would have left
+ * alone (and a failed FICLONE on XFS or btrfs changes nothing: only
+ * OpenZFS documents partial data). True if cut.
+ */
+static bool empty_again(int out, off_t size)
+{
+	struct stat st;
+	if (real_fstat(out, &st) != 0 || st.st_size == 0 || st.st_size > size)
+		return false;
+	real.ftruncate(out, 0);
+	return true;
+}
+
+/* A clone of s into empty fd failed (class k, errno err): D empty again,
+ * a filesystem that cannot clone remembered, logged and counted. */
+static void clone_failed(int fd, int s, enum clone_class k, int err, const struct stat *sst, dev_t ddev)
+{
+	if (empty_again(fd, sst->st_size))
+		shim_log("clone-undone", fd, 0, "a failed clone left data");
+	if (k == CLONE_UNSUPPORTED)
+		clone_forget_pair(sst->st_dev, ddev);
+	shim_log("clone-failed", fd, err, k == CLONE_UNSUPPORTED ? "unsupported" :
+		 k == CLONE_PAIR ? "this pair" : "error; the program's call decides");
+	not_cloned(fd, s, k == CLONE_UNSUPPORTED ? WHY_UNSUPPORTED : WHY_FAILED);
+}
+
+/*
  * Clones S into D and fills in c. `sst` is S's stat taken before anything
  * was compared; the clone is kept only if S is unchanged after it.
  */
@@ -705,21 +735,9 @@ static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, c
 	int err;
 	enum clone_class k = clone_file(fd, s, &err);
 	if (k != CLONE_OK) {
-		/* D was empty. A failed clone may have left part of S in it
-		 * (OpenZFS documents this): empty again before the program's
-		 * write goes through. */
-		struct stat dst;
-		if (real_fstat(fd, &dst) != 0 || dst.st_size != 0) {
-			real.ftruncate(fd, 0);
-			shim_log("clone-undone", fd, 0, "a failed clone left data");
-		}
-		if (k == CLONE_UNSUPPORTED)
-			clone_forget_pair(sst->st_dev, d->st.st_dev);
-		shim_log("clone-failed", fd, err, k == CLONE_UNSUPPORTED ? "unsupported" :
-			 k == CLONE_PAIR ? "this pair" : "error; the program's write decides");
 		close_privates_locked(c);
 		pthread_mutex_unlock(&c->lock);
-		not_cloned(fd, s, k == CLONE_UNSUPPORTED ? WHY_UNSUPPORTED : WHY_FAILED);
+		clone_failed(fd, s, k, err, sst, d->st.st_dev);
 		return false;
 	}
 	struct stat dst;
@@ -1177,22 +1195,6 @@ static void stamp_read(int in, const struct stat *st)
 }
 
 /*
- * Empties D again after a clone of S (`size` bytes) failed or was undone,
- * before the program's own transfer runs: it rewrites all of [0, size), so
- * only a D longer than S tells of someone else, a thread's or another
- * process's write past S's end since D was judged empty, which the kernel's
- * transfer would have left alone: then D stays as it is. True if cut.
- */
-static bool empty_again(int out, off_t size)
-{
-	struct stat st;
-	if (real_fstat(out, &st) != 0 || st.st_size == 0 || st.st_size > size)
-		return false;
-	real.ftruncate(out, 0);
-	return true;
-}
-
-/*
  * A first transfer that moves the whole of S (from its start, into empty D
  * at 0) in this one call: cloned, offsets moved as the call would have
  * moved them, and nothing kept, no record and no dup, because the copy is
@@ -1207,15 +1209,7 @@ static bool clone_whole(int out, int in, dev_t ddev, const struct stat *sst, off
 	int err;
 	enum clone_class k = clone_file(out, in, &err);
 	if (k != CLONE_OK) {
-		/* D was empty. A failed clone may have left part of S in it
-		 * (OpenZFS documents this): empty again. */
-		if (empty_again(out, sst->st_size))
-			shim_log("clone-undone", out, 0, "a failed clone left data");
-		if (k == CLONE_UNSUPPORTED)
-			clone_forget_pair(sst->st_dev, ddev);
-		shim_log("clone-failed", out, err, k == CLONE_UNSUPPORTED ? "unsupported" :
-			 k == CLONE_PAIR ? "this pair" : "error; the program's call decides");
-		not_cloned(out, in, k == CLONE_UNSUPPORTED ? WHY_UNSUPPORTED : WHY_FAILED);
+		clone_failed(out, in, k, err, sst, ddev);
 		return false;
 	}
 	off_t n = sst->st_size;
@@ -1249,7 +1243,8 @@ static bool clone_whole(int out, int in, dev_t ddev, const struct stat *sst, off
 
 /*
  * The first transfer into an unjudged `out` (claimed FD_BUSY by the
- * caller; sst is in's stat if `fresh`): clones S when the call copies S from its start into empty D.
+ * caller; sst is in's stat if `fresh`): clones S when the call copies S
+ * from its start into empty D.
  * Returns out's new entry, or FD_BUSY when it has stored it already (an
  * armed copy, which another thread may detach as soon as it is unlocked);
  * *ret and *handled as copy_transfer's.

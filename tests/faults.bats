@@ -217,18 +217,24 @@ as_type() {
 # empty and its clone (a thread, or another process), were truncated away
 # when the clone failed (a differential race lost them 16 times in 20 on
 # XFS). faults.so writes one 0xAA byte at 16 MiB just before failing the
-# FICLONE, as that writer would: the kernel's sendfile writes only [0, S's
-# size), so the byte must stay.
-@test "a failed whole-file clone leaves another writer's byte past S's end where it is" {
+# FICLONE, as that writer would: the program's own copy writes only [0, S's
+# size), so the byte must stay. A sendfile copy (the whole file in one call)
+# and a read/write copy (the clone at the first write).
+@test "a failed clone leaves another writer's byte past S's end where it is (sendfile, read/write)" {
 	need_clone_fs
-	local fs d
+	local fs d c
 	for fs in "${clone_fs[@]}"; do
-		d=$(testdir "$fs")
-		mksrc "$d/S" 1M
-		env FAULT_CLONE_PARTIAL=EINVAL FAULT_CLONE_PARTIAL_AT=16777216 FAULT_CLONE_PARTIAL_LEN=1 \
-			LD_PRELOAD="$SHIM_LIB:$SHIM_PROGS/faults.so" busybox cp "$d/S" "$d/D"
-		[ "$(stat -c %s "$d/D")" -eq $((16777216 + 1)) ] || { echo "$fs: D is $(stat -c %s "$d/D") bytes"; return 1; }
-		cmp -n 1048576 "$d/S" "$d/D"
-		[ "$(od -An -tx1 -j 16777216 -N1 "$d/D" | tr -d ' ')" = aa ]
+		for c in "busybox cp" "dd bs=128K status=none if"; do
+			d=$(testdir "$fs")
+			mksrc "$d/S" 1M
+			if [ "$c" = "busybox cp" ]; then set -- busybox cp "$d/S" "$d/D"
+			else set -- dd bs=128K status=none if="$d/S" of="$d/D"; fi
+			env FAULT_CLONE_PARTIAL=EINVAL FAULT_CLONE_PARTIAL_AT=16777216 FAULT_CLONE_PARTIAL_LEN=1 \
+				LD_PRELOAD="$SHIM_LIB:$SHIM_PROGS/faults.so" "$@"
+			[ "$(stat -c %s "$d/D")" -eq $((16777216 + 1)) ] ||
+				{ echo "$fs, $1: D is $(stat -c %s "$d/D") bytes"; return 1; }
+			cmp -n 1048576 "$d/S" "$d/D"
+			[ "$(od -An -tx1 -j 16777216 -N1 "$d/D" | tr -d ' ')" = aa ]
+		done
 	done
 }
