@@ -331,41 +331,33 @@ for i in range($GIT_FILES):
 
 # ---- table 3: trees ----
 
-mktree() {  # DIR FILES BYTES
-	python3 - "$@" <<'EOF'
-import os, random, sys
-top, n, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rnd = random.Random(42)
-raw = [2 ** rnd.uniform(8, 17) for _ in range(n)]   # log-uniform 256 B .. 128 KiB
-k = total / sum(raw)
-pool = os.urandom(1 << 22)
-per = max(1, int(n ** 0.5))
-for i in range(n):
-    d = os.path.join(top, "d%04d" % (i // per // 10), "e%04d" % (i // per))
-    if i % per == 0:
-        os.makedirs(d, exist_ok=True)
-    size = max(1, int(raw[i] * k))
-    with open(os.path.join(d, "f%d" % i), "wb") as f:
-        while size > 0:
-            off = rnd.randrange(0, len(pool) - 4096)
-            chunk = pool[off:off + min(size, len(pool) - off)]
-            f.write(chunk)
-            size -= len(chunk)
-EOF
+mktree() {  # DIR FILES BYTES: BYTES in all, sizes log-uniform from 256 B to 128 KiB
+	mkfiles "$1" "$2" "$3" 0 spread
 }
 
-mkfiles() {  # DIR FILES BYTES PER_DIR: FILES files of BYTES bytes, PER_DIR to a directory
+# mkfiles DIR FILES BYTES PER_DIR: FILES files of BYTES bytes, PER_DIR to a
+# directory; with a fifth argument (mktree), BYTES in all, spread
+# log-uniformly, in two levels of directories of sqrt(FILES) files.
+mkfiles() {
 	python3 - "$@" <<'EOF'
 import os, random, sys
 top, n, size, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+spread = len(sys.argv) > 5
 rnd = random.Random(42)
+if spread:
+    raw = [2 ** rnd.uniform(8, 17) for _ in range(n)]   # log-uniform 256 B .. 128 KiB
+    k = size / sum(raw)
+    per = max(1, int(n ** 0.5))
 pool = os.urandom(1 << 22)
 for i in range(n):
-    d = os.path.join(top, "d%04d" % (i // per))
+    if spread:
+        d = os.path.join(top, "d%04d" % (i // per // 10), "e%04d" % (i // per))
+    else:
+        d = os.path.join(top, "d%04d" % (i // per))
     if i % per == 0:
         os.makedirs(d, exist_ok=True)
+    left = max(1, int(raw[i] * k)) if spread else size
     with open(os.path.join(d, "f%d" % i), "wb") as f:
-        left = size
         while left > 0:
             off = rnd.randrange(0, len(pool) - 4096)
             chunk = pool[off:off + min(left, len(pool) - off)]
