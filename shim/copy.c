@@ -563,6 +563,10 @@ void copy_fsize_changed(void)
 	__atomic_add_fetch(&fsize_gen, 1, __ATOMIC_ACQ_REL);
 }
 
+/* judge_dest's `off` when the caller proves D's offset was 0 itself, after
+ * the clone (clone_whole: the move to S's size answers where it was). */
+#define POS_PROVEN_LATER ((off_t)-2)
+
 /* D qualifies: empty regular file, writable, not appending, at offset 0. */
 static uintptr_t judge_dest(int fd, off_t off, struct dest_info *d)
 {
@@ -575,7 +579,7 @@ static uintptr_t judge_dest(int fd, off_t off, struct dest_info *d)
 	 * a write we accept would skip. */
 	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY || (fl & (O_APPEND | O_SYNC | O_DSYNC | O_DIRECT)))
 		return FD_REG_DONE;
-	d->pos = off >= 0 ? off : xlseek(fd, 0, SEEK_CUR);
+	d->pos = off >= 0 ? off : off == POS_PROVEN_LATER ? 0 : xlseek(fd, 0, SEEK_CUR);
 	if (d->pos != 0)
 		return FD_REG_DONE;
 	/* A clone bypasses RLIMIT_FSIZE (no SIGXFSZ): keep those programs plain. */
@@ -1132,13 +1136,44 @@ static bool pos_of(int fd, const off_t *offp, off_t *pos)
 	return *pos >= 0;
 }
 
-/* Moves offsets as a transfer of n bytes would have; *offp was read as
- * `expect - n`. */
+/*
+ * Moves one offset as a transfer of n bytes would have: the pointer's (read
+ * as expect - n) or the fd's. True when it ended at expect. An fd offset
+ * that did not (it was not where we assumed, or someone else moved it) is
+ * moved back by n, so a false answer leaves it as it was.
+ */
 static bool advance(int fd, off_t *offp, off_t n, off_t expect)
 {
 	if (offp)
 		return umem_write(offp, &expect, sizeof(expect));
-	return xlseek(fd, n, SEEK_CUR) == expect;
+	off_t r = xlseek(fd, n, SEEK_CUR);
+	if (r >= 0 && r != expect)
+		xlseek(fd, -n, SEEK_CUR);
+	return r == expect;
+}
+
+/* Undoes an advance that succeeded. */
+static void retreat(int fd, off_t *offp, off_t n, off_t expect)
+{
+	off_t was = expect - n;
+	if (offp)
+		umem_write(offp, &was, sizeof(was));
+	else
+		xlseek(fd, -n, SEEK_CUR);
+}
+
+/*
+ * Both offsets of a transfer moved by n to expect; false with neither
+ * moved, so that the program's own call starts where it would have.
+ */
+static bool advance_both(int in, off_t *inoff, int out, off_t *outoff, off_t n, off_t expect)
+{
+	if (!advance(in, inoff, n, expect))
+		return false;
+	if (advance(out, outoff, n, expect))
+		return true;
+	retreat(in, inoff, n, expect);
+	return false;
 }
 
 /* Whether an offset pointer (if any) can be written back. */
@@ -1206,28 +1241,32 @@ static void stamp_read(int in, const struct stat *st)
 static bool clone_whole(int out, int in, dev_t ddev, const struct stat *sst, off_t *inoff, off_t *outoff,
 			bool cfr)
 {
+	off_t n = sst->st_size;
+	/* D's offset is moved to n first, which proves it was at 0 (judge_dest
+	 * did not ask): a D seeked elsewhere stays as it was and nothing is
+	 * cloned. A write through a description shared with another process
+	 * then lands past S's bytes whether it comes before or after the
+	 * clone, as it would after the kernel's transfer. */
+	if (!advance(out, outoff, n, n))
+		return false;
 	int err;
 	enum clone_class k = clone_file(out, in, &err);
 	if (k != CLONE_OK) {
+		retreat(out, outoff, n, n);
 		clone_failed(out, in, k, err, sst, ddev);
 		return false;
 	}
-	off_t n = sst->st_size;
 	struct stat now;
 	/* S's layout was read before the clone: unchanged since (no hole
 	 * punched, no size change), the clone holds what the kernel's
 	 * transfer would have written, at any moment it might have run. */
 	bool same = real_fstat(in, &now) == 0 && now.st_dev == sst->st_dev && now.st_ino == sst->st_ino &&
 		    now.st_size == n && same_ts(now.st_ctim, sst->st_ctim);
-	bool in_moved = same && advance(in, inoff, n, n);
-	if (!same || !in_moved || !advance(out, outoff, n, n)) {
-		/* A change, or an offset someone else moved meanwhile (a
+	if (!same || !advance(in, inoff, n, n)) {
+		/* A change, or S's offset moved by someone else meanwhile (a
 		 * description shared with another process): undone, and the
 		 * program's call runs from the offsets it was given. */
-		if (in_moved && !inoff)
-			xlseek(in, -n, SEEK_CUR);
-		if (same && !outoff)
-			xlseek(out, -n, SEEK_CUR);
+		retreat(out, outoff, n, n);
 		empty_again(out, n);
 		shim_log("clone-undone", out, 0, same ? "offsets moved during the clone" : "source changed during the clone");
 		stats_not_cloned(WHY_DIFFERED, 0);
@@ -1253,7 +1292,9 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 				bool cfr, struct stat *sst, bool fresh, ssize_t *ret, bool *handled)
 {
 	struct dest_info d;
-	off_t inpos, outpos = -1;
+	/* D's offset is not asked here: a whole transfer proves it when it
+	 * moves it (clone_whole); an armed copy asks below. */
+	off_t inpos, outpos = POS_PROVEN_LATER;
 	if (!pos_of(in, inoff, &inpos) || (outoff && !umem_read(&outpos, outoff, sizeof(outpos))) ||
 	    !pos_writable(inoff, inpos) || !pos_writable(outoff, outpos))
 		return ent;  /* a bad pointer: the kernel will say EFAULT */
@@ -1263,6 +1304,9 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 	/* From S's start, the kernel itself moves S's data: a copy. */
 	enum source_verdict sv = inpos == 0 ? judge_source(out, &d, in, 0, sst, fresh) : SRC_NO;
 	if (sv == SRC_OK && !ctime_settled(in, sst))
+		sv = SRC_NO;
+	bool whole = sv == SRC_OK && (off_t)(len < (size_t)SHIM_MAX_RW ? len : (size_t)SHIM_MAX_RW) >= sst->st_size;
+	if (sv == SRC_OK && !whole && !outoff && xlseek(out, 0, SEEK_CUR) != 0)
 		sv = SRC_NO;
 	/* sendfile from an O_DIRECT source returns S's whole blocks first and
 	 * its tail at the next call (measured on XFS): not one count a clone
@@ -1275,7 +1319,6 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 	if (!c)
 		return fd_judged(ent);
 	/* The record lends its scratch buffer to FIEMAP, whichever way. */
-	bool whole = (off_t)(len < (size_t)SHIM_MAX_RW ? len : (size_t)SHIM_MAX_RW) >= sst->st_size;
 	if (!source_layout_ok(c, in, sst->st_size)) {
 		not_cloned(out, in, WHY_LAYOUT);
 	} else if (whole) {
@@ -1290,7 +1333,7 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 		c->src.fd = in;
 		size_t n = transfer_len(c, out, len, cfr);
 		fd_put(out, (uintptr_t)c);
-		if (advance(in, inoff, (off_t)n, (off_t)n) && advance(out, outoff, (off_t)n, (off_t)n)) {
+		if (advance_both(in, inoff, out, outoff, (off_t)n, (off_t)n)) {
 			c->hi = (off_t)n;
 			clock_gettime(CLOCK_REALTIME, &c->wts);
 			if (!cfr)
@@ -1380,8 +1423,7 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 				off_t h = c->hi;
 				if (n == 0) {
 					*handled = true;  /* at EOF: 0, nothing moves */
-				} else if (advance(in, inoff, (off_t)n, h + (off_t)n) &&
-					   advance(out, outoff, (off_t)n, h + (off_t)n)) {
+				} else if (advance_both(in, inoff, out, outoff, (off_t)n, h + (off_t)n)) {
 					c->hi += (off_t)n;
 					c->touched = 1;
 					clock_gettime(CLOCK_REALTIME, &c->wts);

@@ -39,6 +39,17 @@ SZ=$((5 * 1024 * 1024 + 1234))
 	on_clone_fs open=w copy=64k:1 srcseek=4096 copy=64k close
 }
 
+# A whole-file transfer does not ask where D's offset is: moving it to S's
+# size before the clone proves it was at 0. A D seeked elsewhere (or an S)
+# must come out as the kernel's transfer leaves it, with nothing cloned.
+@test "a whole-file transfer into a D seeked past 0, or from a seeked S: the kernel's holes, counts and offsets, no clone" {
+	want_clones=0 on_clone_fs open=w dseek=4096 sendfile=16m sendfile=16m lseek=0:cur fstat close
+	want_clones=0 on_clone_fs open=w dseek=4096 cfr=16m cfr=16m lseek=0:cur fstat close
+	want_clones=0 on_clone_fs open=w dseek=4096 sendfileoff=16m sendfileoff=16m lseek=0:cur fstat close
+	want_clones=0 on_clone_fs open=w srcseek=4096 sendfile=16m sendfile=16m lseek=0:cur fstat close
+	want_clones=1 on_clone_fs open=w dseek=4096 dseek=0 sendfile=16m sendfile=16m lseek=0:cur fstat close
+}
+
 @test "ranges skipped with lseek read back as zeros, and stay holes" {
 	on_clone_fs open=w copy=64k:2 gap=1m copy=64k close
 	on_clone_fs open=w copy=64k:2 gap=1m copy=64k:1 close
