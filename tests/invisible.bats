@@ -206,6 +206,16 @@ badptr_kinds() {
 	badptr_kinds write-half write-half-munmap writev-half
 }
 
+@test "bad pointers: a write from the program's own buffer after it unmapped or protected it fails with EFAULT" {
+	need_fs T_XFS
+	badptr_kinds own-munmap own-mprotect
+}
+
+@test "a child made without the fork handlers writing from its own buffer is compared with its own memory, not its parent's" {
+	need_fs T_XFS
+	badptr_kinds own-fork
+}
+
 @test "bad pointers: sendfile and copy_file_range with bad offset pointers fail with EFAULT" {
 	need_fs T_XFS
 	badptr_kinds sendfile-bad cfr-badin cfr-badout

@@ -508,7 +508,7 @@ static off_t *volatile badoff = (off_t *)8;
  * OPs: readv-null readv-null-pipe preadv-null preadv2-null readv-bad read-bad
  *      writev-null pwritev-null writev-null-pipe write-bad pwrite-bad
  *      writev-bad write-half write-half-munmap writev-half sendfile-bad
- *      cfr-badin cfr-badout
+ *      cfr-badin cfr-badout own-munmap own-mprotect own-fork
  */
 static void cmd_badptr(char **av)
 {
@@ -580,6 +580,47 @@ static void cmd_badptr(char **av)
 	else if (!strcmp(op, "writev-half")) {
 		iv = (struct iovec){ hb, 4 * CH };
 		say("writev(D, {256K, second half gone}, 1)", writev(d, &iv, 1));
+	} else if (!strncmp(op, "own-", 4)) {
+		/* Writes from a buffer of the program's own (cpio's output
+		 * buffer), not the one it read into: the shim reads it with
+		 * process_vm_readv once, then compares it in place until the
+		 * program unmaps or protects it. */
+		unsigned char *ob = mmap(NULL, CH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		for (int i = 0; i < 2; i++) {
+			say("read S", read(s, buf, CH));
+			memcpy(ob, buf, CH);
+			say("write D from own buffer", write(d, ob, CH));
+		}
+		say("read S", read(s, buf, CH));
+		if (!strcmp(op, "own-fork")) {
+			/* A child made without the fork handlers writes a buffer
+			 * that differs from S in its memory but not in ours: the
+			 * shim must read the child's memory, not its parent's. */
+			unsigned char *ob2 = mmap(NULL, CH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			say("pread S's start into a second buffer", pread(s, ob2, CH, 0));
+			fflush(stdout);
+			pid_t pid = _Fork();
+			if (pid == 0) {
+				int s2 = xopen(av[1], O_RDONLY);
+				char name[4096];
+				snprintf(name, sizeof(name), "%s.child", av[2]);
+				int d2 = xopen(name, O_RDWR | O_CREAT | O_TRUNC);
+				say("child: read S", read(s2, buf, CH));
+				memset(ob2, 'X', CH);
+				say("child: write D2 from a buffer unlike S", write(d2, ob2, CH));
+				unsigned char c = 0;
+				say("child: pread D2", pread(d2, &c, 1, 0));
+				line("child: D2 starts with %d", c);
+				fflush(stdout);
+				_exit(0);
+			}
+			int st;
+			say("wait child", waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		} else if (!strcmp(op, "own-munmap"))
+			say("munmap own buffer", munmap(ob, CH));
+		else
+			say("mprotect own buffer PROT_NONE", mprotect(ob, CH, PROT_NONE));
+		say("write(D, own buffer gone)", write(d, ob, CH));
 	} else if (!strcmp(op, "sendfile-bad"))
 		say("sendfile(D, S, 8, 64K)", sendfile(d, s, badoff, CH));
 	else if (!strcmp(op, "cfr-badin"))
