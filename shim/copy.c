@@ -563,10 +563,6 @@ void copy_fsize_changed(void)
 	__atomic_add_fetch(&fsize_gen, 1, __ATOMIC_ACQ_REL);
 }
 
-/* judge_dest's `off` when the caller proves D's offset was 0 itself, after
- * the clone (clone_whole: the move to S's size answers where it was). */
-#define POS_PROVEN_LATER ((off_t)-2)
-
 /* D qualifies: empty regular file, writable, not appending, at offset 0. */
 static uintptr_t judge_dest(int fd, off_t off, struct dest_info *d)
 {
@@ -579,7 +575,7 @@ static uintptr_t judge_dest(int fd, off_t off, struct dest_info *d)
 	 * a write we accept would skip. */
 	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY || (fl & (O_APPEND | O_SYNC | O_DSYNC | O_DIRECT)))
 		return FD_REG_DONE;
-	d->pos = off >= 0 ? off : off == POS_PROVEN_LATER ? 0 : xlseek(fd, 0, SEEK_CUR);
+	d->pos = off >= 0 ? off : xlseek(fd, 0, SEEK_CUR);
 	if (d->pos != 0)
 		return FD_REG_DONE;
 	/* A clone bypasses RLIMIT_FSIZE (no SIGXFSZ): keep those programs plain. */
@@ -1245,32 +1241,27 @@ static void stamp_read(int in, const struct stat *st)
 static bool clone_whole(int out, int in, dev_t ddev, const struct stat *sst, off_t *inoff, off_t *outoff,
 			bool cfr)
 {
-	off_t n = sst->st_size;
-	/* D's offset is moved to n first, which proves it was at 0 (judge_dest
-	 * did not ask): a D seeked elsewhere stays as it was and nothing is
-	 * cloned. A write through a description shared with another process
-	 * then lands past S's bytes whether it comes before or after the
-	 * clone, as it would after the kernel's transfer. */
-	if (!advance(out, outoff, n, n))
-		return false;
 	int err;
 	enum clone_class k = clone_file(out, in, &err);
 	if (k != CLONE_OK) {
-		retreat(out, outoff, n, n);
 		clone_failed(out, in, k, err, sst, ddev);
 		return false;
 	}
+	off_t n = sst->st_size;
 	struct stat now;
 	/* S's layout was read before the clone: unchanged since (no hole
 	 * punched, no size change), the clone holds what the kernel's
 	 * transfer would have written, at any moment it might have run. */
 	bool same = real_fstat(in, &now) == 0 && now.st_dev == sst->st_dev && now.st_ino == sst->st_ino &&
 		    now.st_size == n && same_ts(now.st_ctim, sst->st_ctim);
-	if (!same || !advance(in, inoff, n, n)) {
-		/* A change, or S's offset moved by someone else meanwhile (a
+	/* The offsets move only after the clone, as the kernel moves them
+	 * after the data: a process sharing D's description never sees an
+	 * offset past D's data (moved first, and back after a failed clone,
+	 * its write at that offset was lost: the attack on dce5e41). */
+	if (!same || !advance_both(in, inoff, out, outoff, n, n)) {
+		/* A change, or an offset someone else moved meanwhile (a
 		 * description shared with another process): undone, and the
 		 * program's call runs from the offsets it was given. */
-		retreat(out, outoff, n, n);
 		empty_again(out, n);
 		shim_log("clone-undone", out, 0, same ? "offsets moved during the clone" : "source changed during the clone");
 		stats_not_cloned(WHY_DIFFERED, 0);
@@ -1296,9 +1287,7 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 				bool cfr, struct stat *sst, bool fresh, ssize_t *ret, bool *handled)
 {
 	struct dest_info d;
-	/* D's offset is not asked here: a whole transfer proves it when it
-	 * moves it (clone_whole); an armed copy asks below. */
-	off_t inpos, outpos = POS_PROVEN_LATER;
+	off_t inpos, outpos = -1;
 	if (!pos_of(in, inoff, &inpos) || (outoff && !umem_read(&outpos, outoff, sizeof(outpos))) ||
 	    !pos_writable(inoff, inpos) || !pos_writable(outoff, outpos))
 		return ent;  /* a bad pointer: the kernel will say EFAULT */
@@ -1308,9 +1297,6 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 	/* From S's start, the kernel itself moves S's data: a copy. */
 	enum source_verdict sv = inpos == 0 ? judge_source(out, &d, in, 0, sst, fresh) : SRC_NO;
 	if (sv == SRC_OK && !ctime_settled(in, sst))
-		sv = SRC_NO;
-	bool whole = sv == SRC_OK && (off_t)(len < (size_t)SHIM_MAX_RW ? len : (size_t)SHIM_MAX_RW) >= sst->st_size;
-	if (sv == SRC_OK && !whole && !outoff && xlseek(out, 0, SEEK_CUR) != 0)
 		sv = SRC_NO;
 	/* sendfile from an O_DIRECT source returns S's whole blocks first and
 	 * its tail at the next call (measured on XFS): not one count a clone
@@ -1323,6 +1309,7 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 	if (!c)
 		return fd_judged(ent);
 	/* The record lends its scratch buffer to FIEMAP, whichever way. */
+	bool whole = (off_t)(len < (size_t)SHIM_MAX_RW ? len : (size_t)SHIM_MAX_RW) >= sst->st_size;
 	if (!source_layout_ok(c, in, sst->st_size)) {
 		not_cloned(out, in, WHY_LAYOUT);
 	} else if (whole) {
