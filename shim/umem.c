@@ -12,7 +12,6 @@
 #include "sys.h"
 
 __thread struct umem_vetted umem_vetted __attribute__((tls_model("initial-exec")));
-__thread struct umem_vetted umem_proven __attribute__((tls_model("initial-exec")));
 unsigned umem_gen = 1;  /* never 0: a thread's zeroed range is never valid */
 
 /*
@@ -82,12 +81,4 @@ bool umem_write(void *dst, const void *src, size_t n)
 	bool ok = vm_rw(SYS_process_vm_writev, (void *)src, dst, n);
 	errno = saved;
 	return ok;
-}
-
-bool umem_read_span(void *dst, const void *src, size_t n)
-{
-	if (!umem_read(dst, src, n))
-		return false;
-	umem_remember(&umem_proven, src, n);
-	return true;
 }

@@ -15,9 +15,10 @@
  *     place, with no system call.
  *   - Everything else is copied with process_vm_readv() on our own process,
  *     which the kernel answers with EFAULT or a short count instead of a
- *     signal. A span it read whole is then as good as a vetted one (the
- *     same generation voids it), so a loop writing from a buffer of its own
- *     (cpio copies each block into an output buffer) pays that once.
+ *     signal. (A span it read is not trusted afterwards the way a vetted
+ *     one is: a program writing from its mapping of a file someone
+ *     truncated since, or from memory free() unmapped, would meet our
+ *     SIGBUS or SIGSEGV instead of the kernel's EFAULT.)
  */
 #ifndef SHIM_UMEM_H
 #define SHIM_UMEM_H
@@ -32,27 +33,20 @@ struct umem_vetted {
 };
 
 extern __thread struct umem_vetted umem_vetted __attribute__((tls_model("initial-exec")));
-/* The span this thread last read whole with process_vm_readv. */
-extern __thread struct umem_vetted umem_proven __attribute__((tls_model("initial-exec")));
 extern unsigned umem_gen;
-
-/* Remembers [buf, buf + n) in v, extending v's span when it ends there. */
-static inline void umem_remember(struct umem_vetted *v, const void *buf, size_t n)
-{
-	uintptr_t lo = (uintptr_t)buf, hi = lo + n;
-	unsigned g = __atomic_load_n(&umem_gen, __ATOMIC_RELAXED);
-	if (v->gen == g && v->hi == lo && v->lo < lo)
-		lo = v->lo;
-	v->lo = lo;
-	v->hi = hi;
-	v->gen = g;
-}
 
 /* After read()/pread() returned n > 0 bytes into buf: remember the span,
  * extending the previous one when the program reads into consecutive memory. */
 static inline void umem_vet(const void *buf, size_t n)
 {
-	umem_remember(&umem_vetted, buf, n);
+	uintptr_t lo = (uintptr_t)buf, hi = lo + n;
+	unsigned g = __atomic_load_n(&umem_gen, __ATOMIC_RELAXED);
+	struct umem_vetted *v = &umem_vetted;
+	if (v->gen == g && v->hi == lo && v->lo < lo)
+		lo = v->lo;
+	v->lo = lo;
+	v->hi = hi;
+	v->gen = g;
 }
 
 /* The program changed its mappings: no vetted range can be trusted. */
@@ -61,27 +55,18 @@ static inline void umem_unvet(void)
 	__atomic_add_fetch(&umem_gen, 1, __ATOMIC_RELAXED);
 }
 
-static inline bool umem_within(const struct umem_vetted *v, const void *p, size_t n)
+/* Whether [p, p + n) lies in this thread's vetted range. */
+static inline bool umem_is_vetted(const void *p, size_t n)
 {
+	const struct umem_vetted *v = &umem_vetted;
 	uintptr_t lo = (uintptr_t)p;
 	return v->gen == __atomic_load_n(&umem_gen, __ATOMIC_RELAXED) && lo >= v->lo && lo <= v->hi &&
 	       n <= v->hi - lo;
 }
 
-/* Whether [p, p + n) lies in this thread's vetted range, or in the span it
- * last read whole with umem_read_span. */
-static inline bool umem_is_vetted(const void *p, size_t n)
-{
-	return umem_within(&umem_vetted, p, n) || umem_within(&umem_proven, p, n);
-}
-
 /* Copies n bytes of the program's memory at src into dst (ours). Returns
  * true only if all n bytes could be read. */
 bool umem_read(void *dst, const void *src, size_t n);
-
-/* umem_read of a piece of a data buffer: a span read whole is remembered
- * (extending the last one), so umem_is_vetted answers yes for it. */
-bool umem_read_span(void *dst, const void *src, size_t n);
 
 /* Stores n bytes from src (ours) at the program's dst. Returns true only if
  * all n bytes were written. */

@@ -137,7 +137,7 @@ static bool same_bytes(struct source *src, const unsigned char *p, const unsigne
 		return memcmp(p, w, k) == 0;
 	while (k) {
 		size_t m = k < SCRATCH_CAP ? k : SCRATCH_CAP;
-		if (!umem_read_span(src->scratch, p, m) || memcmp(src->scratch, w, m) != 0)
+		if (!umem_read(src->scratch, p, m) || memcmp(src->scratch, w, m) != 0)
 			return false;
 		p += m;
 		w += m;

@@ -206,9 +206,12 @@ badptr_kinds() {
 	badptr_kinds write-half write-half-munmap writev-half
 }
 
-@test "bad pointers: a write from the program's own buffer after it unmapped or protected it fails with EFAULT" {
+# The program's own buffers are read with process_vm_readv on every write:
+# memory libc unmaps behind our wrappers (free) or a mapped file truncated
+# since fault only where we compare in place (a read's span, DESIGN.md).
+@test "bad pointers: a write from the program's own buffer after munmap, mprotect, free() or a truncate of its file fails with EFAULT" {
 	need_fs T_XFS
-	badptr_kinds own-munmap own-mprotect
+	badptr_kinds own-munmap own-mprotect own-trunc own-free
 }
 
 @test "a child made without the fork handlers writing from its own buffer is compared with its own memory, not its parent's" {

@@ -508,7 +508,7 @@ static off_t *volatile badoff = (off_t *)8;
  * OPs: readv-null readv-null-pipe preadv-null preadv2-null readv-bad read-bad
  *      writev-null pwritev-null writev-null-pipe write-bad pwrite-bad
  *      writev-bad write-half write-half-munmap writev-half sendfile-bad
- *      cfr-badin cfr-badout own-munmap own-mprotect own-fork
+ *      cfr-badin cfr-badout own-munmap own-mprotect own-trunc own-free own-fork
  */
 static void cmd_badptr(char **av)
 {
@@ -585,7 +585,21 @@ static void cmd_badptr(char **av)
 		 * buffer), not the one it read into: the shim reads it with
 		 * process_vm_readv once, then compares it in place until the
 		 * program unmaps or protects it. */
-		unsigned char *ob = mmap(NULL, CH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		unsigned char *ob;
+		char mpath[4096];
+		snprintf(mpath, sizeof(mpath), "%s.map", av[2]);
+		if (!strcmp(op, "own-trunc")) {
+			/* a mapping of a file someone truncates: SIGBUS to a
+			 * reader, EFAULT to the kernel copying from it */
+			int m = xopen(mpath, O_RDWR | O_CREAT | O_TRUNC);
+			say("ftruncate map file", ftruncate(m, CH));
+			ob = mmap(NULL, CH, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+			close(m);
+		} else if (!strcmp(op, "own-free")) {
+			ob = malloc(4 * CH);  /* above the mmap threshold: free() unmaps it */
+		} else {
+			ob = mmap(NULL, CH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		}
 		for (int i = 0; i < 2; i++) {
 			say("read S", read(s, buf, CH));
 			memcpy(ob, buf, CH);
@@ -616,6 +630,13 @@ static void cmd_badptr(char **av)
 			}
 			int st;
 			say("wait child", waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		} else if (!strcmp(op, "own-trunc")) {
+			memcpy(ob, buf, CH);
+			say("truncate map file", truncate(mpath, 0));
+		} else if (!strcmp(op, "own-free")) {
+			memcpy(ob, buf, CH);
+			free(ob);  /* the program's use-after-free follows: EFAULT plain */
+			say("free own buffer", 0);
 		} else if (!strcmp(op, "own-munmap"))
 			say("munmap own buffer", munmap(ob, CH));
 		else
