@@ -37,6 +37,17 @@ SZ=$((5 * 1024 * 1024 + 1234))
 	cmp "$d/src" "$d/b"
 }
 
+# Frames block signals only once the program has a handler (gate.h): one
+# installed in the middle of a copy, whose handler takes the copy's slow
+# path, must find every later frame blocking. (Without the sigaction and
+# signal wrappers this deadlocks on the copy's lock within a few alarms.)
+@test "a signal handler installed mid-copy (sigaction, signal) that looks at D: no deadlock, exact" {
+	export SHIM_NO_STRACE=1 SHIM_TEST_TIMEOUT=60
+	want_clones= on_clone_fs open=w copy=4k:4 sigd=50 copy=4k fstat close
+	on_clone_fs open=w copy=512:4 sigdsignal=50 copy=512 fstat close
+	on_clone_fs open=w copy=64k:1 sigd=20 copy=4k close
+}
+
 @test "a signal handler doing read/write during a copy: no deadlock, no lost byte" {
 	export SHIM_NO_STRACE=1
 	on_clone_fs sigio=500 open=w copy=4k close

@@ -48,6 +48,8 @@
  *   reuse=PATH      fopen PATH for writing (libc may reuse D's number),
  *                   write 100 bytes to its fd with write(), keep it open
  *   dup2over        dup2 a /dev/null fd over D
+ *   sigd=US | sigdsignal=US   SIGALRM every US us, installed with sigaction
+ *                   or signal(); the handler does fstat and lseek on D
  *   sigio=US        SIGALRM every US us; the handler writes 1 byte to a log
  *                   file (DST.log) and preads 1 byte of S
  *   exec=execv|execvp|execve|execl|execlp|execle|fexecve|execveat
@@ -91,6 +93,18 @@ static void on_alarm_io(int sig)
 	int e = errno;
 	char c;
 	if (pread(S, &c, 1, 0) == 1 && write(sig_log, &c, 1) == 1)
+		alarms++;
+	errno = e;
+}
+
+/* A handler that asks about D (fstat, its offset): on an armed copy, both
+ * take the shim's slow path, and the copy's lock. */
+static void on_alarm_dest(int sig)
+{
+	(void)sig;
+	int e = errno;
+	struct stat st;
+	if (fstat(D, &st) == 0 && lseek(D, 0, SEEK_CUR) >= 0)
 		alarms++;
 	errno = e;
 }
@@ -726,6 +740,18 @@ int main(int argc, char **argv)
 			sig_log = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 			struct sigaction sa = { .sa_handler = on_alarm_io };
 			sigaction(SIGALRM, &sa, NULL);
+			long us = (long)num(arg);
+			struct itimerval it = { { 0, us }, { 0, us } };
+			setitimer(ITIMER_REAL, &it, NULL);
+			say(o, "armed");
+		} else if (!strcmp(op, "sigd") || !strcmp(op, "sigdsignal")) {
+			/* Installed mid-copy: with sigaction, or with signal(). */
+			if (!strcmp(op, "sigd")) {
+				struct sigaction sa = { .sa_handler = on_alarm_dest };
+				sigaction(SIGALRM, &sa, NULL);
+			} else {
+				signal(SIGALRM, on_alarm_dest);
+			}
 			long us = (long)num(arg);
 			struct itimerval it = { { 0, us }, { 0, us } };
 			setitimer(ITIMER_REAL, &it, NULL);
