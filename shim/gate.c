@@ -34,6 +34,15 @@ static int caught_state;
 static int open_frames;                /* threads inside an open frame */
 static __thread int in_open_frame __attribute__((tls_model("initial-exec")));
 
+/* The first signal the C library leaves to programs: SIGRTMIN, without
+ * calling it (a function: an import, a lookup in every process start).
+ * glibc keeps 32 and 33, musl 32 to 34. */
+#ifdef __GLIBC__
+#define LIBC_SIGRTMIN 34
+#else
+#define LIBC_SIGRTMIN 35
+#endif
+
 /* The hex digits after "SigCgt:\t" in /proc/self/status, read with raw
  * calls in small pieces (a handler's stack). Returns false if not found. */
 static bool read_sigcgt(unsigned long long *mask)
@@ -82,7 +91,7 @@ static bool signals_quiet(void)
 			/* The C library's own handlers (glibc's SIGCANCEL and
 			 * SIGSETXID, musl's) run none of the program's code, and
 			 * none while our frame has cancellation disabled. */
-			for (int sig = 32; sig < SIGRTMIN && sig <= 64; sig++)
+			for (int sig = 32; sig < LIBC_SIGRTMIN; sig++)
 				m &= ~(1ull << (sig - 1));
 			__atomic_or_fetch(&caught, m, __ATOMIC_SEQ_CST);
 			st = CAUGHT_KNOWN;
