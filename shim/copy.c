@@ -821,10 +821,11 @@ static void mark_source(int s)
 }
 
 /* Regular-file fds the program has read, best guesses first: those whose
- * first read was into buf. */
-static int candidates(int fd, const void *buf, int *out)
+ * first read was into buf (*first of them). */
+static int candidates(int fd, const void *buf, int *out, int *first)
 {
 	int n = 0;
+	*first = 0;
 	int hw = __atomic_load_n(&fdtab_top, __ATOMIC_RELAXED);
 	for (int pass = 0; pass < 2 && n < MAX_CANDIDATES; pass++) {
 		for (int s = hw; s >= 0 && n < MAX_CANDIDATES; s--) {
@@ -838,6 +839,8 @@ static int candidates(int fd, const void *buf, int *out)
 				continue;
 			out[n++] = s;
 		}
+		if (pass == 0)
+			*first = n;
 	}
 	return n;
 }
@@ -856,18 +859,26 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 	struct copy *c = copy_alloc();
 	if (!c)
 		return FD_REG_DONE;
-	/* A source read whole and closed is tried first when this write is
-	 * from the buffer it was read into, else last; it is opened by name
-	 * only when its turn comes, and closed before we return. */
+	/* A source read whole and closed is tried right after the open fds
+	 * first read into the buffer this write is from (a loop reusing one
+	 * buffer, treecopy: the file it reads now, not the last one it
+	 * closed), when it was read into that buffer too, else last; it is
+	 * opened by name only when its turn comes, and closed before we
+	 * return. */
 	enum { STASHED = -2 };
 	struct stashed rec = { 0 };
 	bool have_stash = stash_take(c, &rec);
 	int stashed = -1;
+	int live[MAX_CANDIDATES], first;
+	int nl = candidates(fd, buf, live, &first);
 	int cand[MAX_CANDIDATES + 1];
 	int nc = 0;
+	for (int i = 0; i < first; i++)
+		cand[nc++] = live[i];
 	if (have_stash && rec.hint == buf)
 		cand[nc++] = STASHED;
-	nc += candidates(fd, buf, cand + nc);
+	for (int i = first; i < nl; i++)
+		cand[nc++] = live[i];
 	if (have_stash && rec.hint != buf)
 		cand[nc++] = STASHED;
 	/* The best reason a copy was seen but not cloned, for stats and log. */
@@ -1809,7 +1820,10 @@ void copy_fd_closing(int fd)
 	 * name and identity only: a readlink and an fstat more, no lock, no fd.
 	 * A vfork child's close lands here too; what it remembers is only ever
 	 * a candidate, checked before use. */
-	long long size = fd_was_read(ent) ? fd_get_size(fd) : 0;
+	/* (Not a copy's source: a file once copied is seldom written again
+	 * from a read of it closed first, and every file of a tree copier
+	 * would pay the three calls.) */
+	long long size = fd_was_read(ent) && !(ent & FD_SRC_BIT) ? fd_get_size(fd) : 0;
 	if (size > 0 && size >= cfg.min_size) {
 		int saved = errno;
 		if (SYS(SYS_lseek, fd, 0, SEEK_CUR) >= size)
