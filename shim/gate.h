@@ -17,28 +17,10 @@
 struct gate_ctx {
 	sigset_t mask;
 	int cancel;
-	int open;  /* entered without blocking signals (gate_enter) */
 };
 
-/*
- * Blocking signals costs two system calls per frame (rt_sigprocmask in and
- * out), on every write of a copy. It only matters when a handler of the
- * program's could run on this thread inside the frame, so while the
- * program has installed none (the kernel's list when first asked, then
- * every sigaction, signal, sigset... call through our wrappers), a frame
- * is entered "open", signals left as they are. A wrapper installing a
- * handler first waits until no open frame is left (gate_installing).
- */
 void gate_enter(struct gate_ctx *g);
 void gate_leave(struct gate_ctx *g);
-
-/* The program is about to install a handler for sig (a function, not
- * SIG_DFL, SIG_IGN or SIG_HOLD): from now on frames block signals; returns
- * once no frame entered without blocking them is left. */
-void gate_installing(int sig, void (*handler)(int));
-
-/* syscall(SYS_rt_sigaction, sig, kact, ...) is about to run (wrap_signal.c). */
-void shim_rt_sigaction(int sig, const void *kact);
 
 /* Closes the gate: blocks signals (old mask in *saved), keeps new threads
  * out and waits until none is inside. gate_open() undoes it. */

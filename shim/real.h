@@ -13,7 +13,6 @@
 
 #define _GNU_SOURCE
 #include <aio.h>
-#include <signal.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -28,9 +27,6 @@
 
 #include "kernel.h"
 #include "sys.h"
-
-/* A signal handler, as signal() takes and returns it. */
-typedef void (*sighandler_fn)(int);
 
 /* glibc declares the rlimit calls with an enum under _GNU_SOURCE. */
 #ifdef __GLIBC__

@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include "copy.h"
-#include "gate.h"
 #include "init.h"
 #include "kernel.h"
 #include "real.h"
@@ -89,9 +88,6 @@ SHIM_EXPORT long syscall(long n, ...)
 	case SYS_mremap: return (long)mremap((void *)a, (size_t)b, (size_t)c, (int)d, (void *)e);
 	case SYS_madvise: return madvise((void *)a, (size_t)b, (int)c);
 	case SYS_prctl: return prctl((int)a, b, c, d, e);
-	case SYS_rt_sigaction:
-		shim_rt_sigaction((int)a, (const void *)b);
-		return SYS(n, a, b, c, d, e, f);
 	case SYS_seccomp:
 		/* SECCOMP_SET_MODE_STRICT (0) and _FILTER (1) install one. */
 		if (a == 0 || a == 1) {

@@ -37,10 +37,11 @@ SZ=$((5 * 1024 * 1024 + 1234))
 	cmp "$d/src" "$d/b"
 }
 
-# Frames block signals only once the program has a handler (gate.h): one
-# installed in the middle of a copy, whose handler takes the copy's slow
-# path, must find every later frame blocking. (Without the sigaction and
-# signal wrappers this deadlocks on the copy's lock within a few alarms.)
+# A handler installed in the middle of a copy, whose handler takes the
+# copy's slow path, must never run inside one of our frames (gate.h). A
+# gate that left signals unblocked until a sigaction wrapper saw a handler
+# deadlocked here on the copy's lock when the wrappers did not tell it
+# (docs/DESIGN.md, "Concurrency and signals").
 @test "a signal handler installed mid-copy (sigaction, signal) that looks at D: no deadlock, exact" {
 	export SHIM_NO_STRACE=1 SHIM_TEST_TIMEOUT=60
 	want_clones= on_clone_fs open=w copy=4k:4 sigd=50 copy=4k fstat close

@@ -947,53 +947,10 @@ TRY_EXIT(_exit)
 TRY_EXIT(_Exit)
 TRY_EXIT(quick_exit)
 
-/* ---- signal handlers ---- */
-
-static void on_usr2(int sig)
-{
-	(void)sig;
-}
-
-TRY(sigaction)
-{
-	struct sigaction sa = { .sa_handler = on_usr2 }, dfl = { .sa_handler = SIG_DFL }, old;
-	memset(&old, 0, sizeof(old));
-	int r = f(SIGUSR2, &sa, &old);
-	res(o, r);
-	if (r == -1 && errno == ENOSYS)
-		return;
-	say(o, "old was SIG_DFL: %d", old.sa_handler == SIG_DFL);
-	res(o, f(SIGUSR2, &dfl, &old));
-	say(o, "old was ours: %d", old.sa_handler == on_usr2);
-	res(o, f(0, &sa, NULL));
-	res(o, f(SIGKILL, &sa, NULL));
-}
-
-#define TRY_HANDLER_SETTER(name)                                          \
-	TRY(name)                                                         \
-	{                                                                 \
-		sighandler_fn r = f(SIGUSR2, on_usr2);                    \
-		say(o, "%d e%d", r == SIG_DFL ? 0 : r == SIG_ERR ? -1 : 1, r == SIG_ERR ? errno : 0); \
-		if (r == SIG_ERR && errno == ENOSYS)                      \
-			return; /* a C library without it: our fallback */ \
-		r = f(SIGUSR2, SIG_DFL);                                  \
-		say(o, "previous was ours: %d", r == on_usr2);            \
-		errno = 0;                                                \
-		r = f(SIGKILL, on_usr2);                                  \
-		say(o, "SIGKILL: %d e%d", r == SIG_ERR, errno);           \
-	}
-TRY_HANDLER_SETTER(signal)
-TRY_HANDLER_SETTER(bsd_signal)
-TRY_HANDLER_SETTER(__sysv_signal)
-TRY_HANDLER_SETTER(sysv_signal)
-TRY_HANDLER_SETTER(ssignal)
-TRY_HANDLER_SETTER(sigset)
-
 TRY(syscall)
 {
 	res(o, f(SYS_getuid, 0, 0, 0, 0, 0, 0));
 	res(o, f(SYS_close, -1, 0, 0, 0, 0, 0));
-	res(o, f(SYS_rt_sigaction, SIGUSR2, 0, 0, 8, 0, 0));  /* a query: installs nothing */
 	res(o, f(-1, 0, 0, 0, 0, 0, 0));
 }
 
