@@ -563,6 +563,14 @@ void copy_fsize_changed(void)
 	__atomic_add_fetch(&fsize_gen, 1, __ATOMIC_ACQ_REL);
 }
 
+/* fd's open flags: as our open wrapper saw them, while nothing can have
+ * changed them since (fdtab.h), else the kernel's. */
+static int open_flags(int fd)
+{
+	int fl = fd_known_flags(fd);
+	return fl >= 0 ? fl : real.fcntl(fd, F_GETFL);
+}
+
 /* D qualifies: empty regular file, writable, not appending, at offset 0. */
 static uintptr_t judge_dest(int fd, off_t off, struct dest_info *d)
 {
@@ -570,7 +578,7 @@ static uintptr_t judge_dest(int fd, off_t off, struct dest_info *d)
 		return FD_PLAIN;
 	if (d->st.st_size != 0)
 		return FD_REG_DONE;
-	int fl = real.fcntl(fd, F_GETFL);
+	int fl = open_flags(fd);
 	/* O_DIRECT: the kernel checks each write's alignment (EINVAL), which
 	 * a write we accept would skip. */
 	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY || (fl & (O_APPEND | O_SYNC | O_DSYNC | O_DIRECT)))
@@ -1312,7 +1320,7 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 	/* sendfile from an O_DIRECT source returns S's whole blocks first and
 	 * its tail at the next call (measured on XFS): not one count a clone
 	 * could give. (copy_file_range clones it all the same.) */
-	if (sv == SRC_OK && !cfr && (real.fcntl(in, F_GETFL) & O_DIRECT))
+	if (sv == SRC_OK && !cfr && (open_flags(in) & O_DIRECT))
 		sv = SRC_NO;
 	if (sv == SRC_SMALL || sv == SRC_NO_CLONE)
 		not_cloned(out, in, sv == SRC_SMALL ? WHY_SMALL : WHY_UNSUPPORTED);

@@ -17,6 +17,8 @@
 uintptr_t *fdtab;
 const void **fdhint;
 long long *fdsize;
+long long *fdflags;
+unsigned fd_share_gen = 1;  /* never 0: a zeroed entry is never valid */
 unsigned fdtab_size;
 int fdtab_top = -1;
 static unsigned fdtab_mapped;  /* entries allocated, published by fdtab_publish */
@@ -32,13 +34,14 @@ void fdtab_init(void)
 	if (SYS(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 && rl.rlim_max > n)
 		n = rl.rlim_max > FDTAB_MAX ? FDTAB_MAX : (unsigned)rl.rlim_max;
 	size_t bytes = (size_t)n * sizeof(uintptr_t);
-	void *t = (void *)SYS(SYS_mmap, NULL, 3 * bytes, PROT_READ | PROT_WRITE,
+	void *t = (void *)SYS(SYS_mmap, NULL, 4 * bytes, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (t == MAP_FAILED)
 		return;
 	fdtab = t;
 	fdhint = (const void **)((char *)t + bytes);
 	fdsize = (long long *)((char *)t + 2 * bytes);
+	fdflags = (long long *)((char *)t + 3 * bytes);
 	fdtab_mapped = n;
 }
 

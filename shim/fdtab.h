@@ -68,6 +68,8 @@ struct copy;
 extern uintptr_t *fdtab FDTAB_HIDDEN;  /* fd -> state or tagged struct copy * */
 extern const void **fdhint;        /* fd -> buffer of its first read (source hint) */
 extern long long *fdsize;          /* fd -> size when classified as a regular file */
+extern long long *fdflags;         /* fd -> open flags our open saw, tagged (fd_known_flags) */
+extern unsigned fd_share_gen;      /* fd_descriptions_shared() calls, from 1 */
 extern unsigned fdtab_size FDTAB_HIDDEN;  /* 0 until published, and once off */
 extern int fdtab_top;              /* no fd above this has ever had an entry */
 
@@ -167,7 +169,42 @@ static inline void fd_reset(int fd)
 	if ((unsigned)fd < fd_limit()) {
 		__atomic_store_n(&fdhint[fd], NULL, __ATOMIC_RELAXED);
 		__atomic_store_n(&fdsize[fd], 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&fdflags[fd], 0, __ATOMIC_RELAXED);
 	}
+}
+
+/*
+ * The open flags of a file the program opened through our open wrappers.
+ * Only O_APPEND, O_DIRECT, O_NONBLOCK, O_NOATIME and O_ASYNC can change
+ * later (F_SETFL), and only through its open file description: by this
+ * process (our fcntl wrapper forgets them) or by another process sharing
+ * the description. So they are kept with the generation of
+ * fd_descriptions_shared() and trusted only while no description has been
+ * shared since (fork, a spawned child, an exec in a vfork child, fds sent
+ * over a socket). -1: not known, ask the kernel.
+ */
+static inline void fd_set_flags(int fd, int flags)
+{
+	if ((unsigned)fd < fd_limit())
+		__atomic_store_n(&fdflags[fd],
+				 (long long)__atomic_load_n(&fd_share_gen, __ATOMIC_ACQUIRE) << 32 | (unsigned)flags,
+				 __ATOMIC_RELAXED);
+}
+
+static inline int fd_known_flags(int fd)
+{
+	if ((unsigned)fd >= fd_limit())
+		return -1;
+	long long v = __atomic_load_n(&fdflags[fd], __ATOMIC_RELAXED);
+	if ((unsigned)(v >> 32) != __atomic_load_n(&fd_share_gen, __ATOMIC_ACQUIRE))
+		return -1;
+	return (int)(unsigned)v;
+}
+
+/* Another process may share every open file description from now on. */
+static inline void fd_descriptions_shared(void)
+{
+	__atomic_add_fetch(&fd_share_gen, 1, __ATOMIC_ACQ_REL);
 }
 
 static inline void fd_set_size(int fd, long long size)

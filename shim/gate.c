@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "copy.h"
+#include "fdtab.h"
 #include "shim.h"
 #include "stats.h"
 #include "sys.h"
@@ -67,6 +68,7 @@ static void prepare(void)
 	if (copy_inert)
 		return;
 	int saved = errno;
+	fd_descriptions_shared();
 	gate_close(&fork_mask);
 	/*
 	 * A child shares the destination's file offset and may write to it;

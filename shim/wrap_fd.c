@@ -38,8 +38,10 @@ static inline bool needs_mode(int flags)
 
 static int opened(int fd, int flags)
 {
-	if (fd >= 0)
+	if (fd >= 0) {
 		copy_fd_opened(fd, flags);
+		fd_set_flags(fd, flags);
+	}
 	return fd;
 }
 
@@ -185,6 +187,8 @@ SHIM_EXPORT int fcntl(int fd, int cmd, ...)
 		break;
 	case F_SETFL:  /* O_APPEND would write at the clone's end, not at hi */
 		copy_settle_fd(fd, "fcntl(F_SETFL)");
+		/* for every fd on its description, which we do not track */
+		fd_descriptions_shared();
 		break;
 	default:
 		break;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "copy.h"
+#include "fdtab.h"
 #include "init.h"
 #include "real.h"
 #include "shim.h"
@@ -31,6 +32,9 @@
 static void before_exec(void)
 {
 	ENSURE_INIT();
+	/* In a vfork child, its parent's memory: the program exec'd may
+	 * change the flags of descriptions the parent shares with it. */
+	fd_descriptions_shared();
 	ERRNO_SAVE;
 	copy_settle_before_exec();
 	stats_flush();
@@ -41,6 +45,7 @@ static void before_exec(void)
 static void before_child(const char *why)
 {
 	ENSURE_INIT();
+	fd_descriptions_shared();
 	ERRNO_SAVE;
 	copy_settle_all(why);
 	ERRNO_RESTORE;

@@ -143,6 +143,7 @@ static void before_passing(const struct msghdr *msg)
 			break;
 		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		const int *fds = (const int *)(void *)CMSG_DATA(c);
+		fd_descriptions_shared();
 		for (size_t i = 0; i < n; i++) {
 			uintptr_t e = fd_get(fds[i]);
 			if (fd_is_copy(e) || fd_unjudged(e))

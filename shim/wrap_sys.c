@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "copy.h"
+#include "fdtab.h"
 #include "init.h"
 #include "kernel.h"
 #include "real.h"
@@ -88,6 +89,17 @@ SHIM_EXPORT long syscall(long n, ...)
 	case SYS_mremap: return (long)mremap((void *)a, (size_t)b, (size_t)c, (int)d, (void *)e);
 	case SYS_madvise: return madvise((void *)a, (size_t)b, (int)c);
 	case SYS_prctl: return prctl((int)a, b, c, d, e);
+	/* A child made this way shares every description, as after fork. */
+	case SYS_clone:
+#ifdef SYS_clone3
+	case SYS_clone3:
+#endif
+#ifdef SYS_fork
+	case SYS_fork:
+	case SYS_vfork:
+#endif
+		fd_descriptions_shared();
+		return SYS(n, a, b, c, d, e, f);
 	case SYS_seccomp:
 		/* SECCOMP_SET_MODE_STRICT (0) and _FILTER (1) install one. */
 		if (a == 0 || a == 1) {

@@ -50,6 +50,19 @@ SZ=$((5 * 1024 * 1024 + 1234))
 	want_clones=1 on_clone_fs open=w dseek=4096 dseek=0 sendfile=16m sendfile=16m lseek=0:cur fstat close
 }
 
+# The open flags our open wrapper saw are trusted instead of F_GETFL only
+# while nothing can have changed them: an F_SETFL here, or a child sharing
+# the description (fork), must make the shim ask the kernel again. An
+# O_DIRECT D refuses unaligned writes; sendfile from an O_DIRECT S answers
+# in whole blocks first.
+@test "open flags changed after the open (F_SETFL here, or by a child sharing the description) are the kernel's" {
+	want_clones=0 on_clone_fs open=w setfl=direct copy=100000:2 fstat close
+	want_clones=0 on_clone_fs open=w fork=direct copy=100000:2 fstat close
+	want_clones=0 on_clone_fs open=w setfl=append copy=64k:2 lseek=0:cur fstat close
+	on_clone_fs open=w srcsetfl=direct sendfile=16m sendfile=16m lseek=0:cur fstat close
+	on_clone_fs open=w fork=srcdirect sendfile=16m sendfile=16m lseek=0:cur fstat close
+}
+
 @test "ranges skipped with lseek read back as zeros, and stay holes" {
 	on_clone_fs open=w copy=64k:2 gap=1m copy=64k close
 	on_clone_fs open=w copy=64k:2 gap=1m copy=64k:1 close

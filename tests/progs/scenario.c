@@ -29,7 +29,10 @@
  *   ftruncate=LEN | fallocate=LEN | fsync
  *   dup | dup2=FD | fdup   D becomes the new fd; the old one stays open and
  *                          becomes D again when the new one is closed
- *   fork=close|exec|exit|copy         child does that with D, parent waits
+ *   fork=close|exec|exit|copy|direct|srcdirect   child does that with D
+ *                   (direct: sets O_DIRECT on D's description, srcdirect on
+ *                   S's), parent waits
+ *   setfl=direct|append | srcsetfl=direct   F_SETFL adds it to D's (S's) flags
  *   mmap            map D, print digest of its size
  *   futimens=SEC | fchmod=MODE | fchown
  *   close | closeraw (syscall)        srcclose
@@ -478,6 +481,10 @@ static void fork_op(const char *op, const char *what)
 			_exit(127);
 		} else if (!strcmp(what, "exit")) {
 			exit(0);
+		} else if (!strcmp(what, "direct") || !strcmp(what, "srcdirect")) {
+			/* the child sets O_DIRECT on the description it shares */
+			int fd = what[0] == 's' ? S : D;
+			_exit(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_DIRECT) == 0 ? 0 : 2);
 		} else if (!strcmp(what, "copy")) {
 			/* the child finishes the copy on the shared offsets */
 			char buf[65536];
@@ -634,6 +641,11 @@ int main(int argc, char **argv)
 			say(o, "%s", D >= 0 ? "ok" : strerror(errno));
 		} else if (!strcmp(op, "fork")) {
 			fork_op(o, arg);
+		} else if (!strcmp(op, "setfl") || !strcmp(op, "srcsetfl")) {
+			/* F_SETFL O_DIRECT or O_APPEND, added to D's (S's) flags */
+			int fd = !strncmp(op, "src", 3) ? S : D;
+			int add = !strcmp(arg, "direct") ? O_DIRECT : O_APPEND;
+			say(o, "%d", fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | add));
 		} else if (!strcmp(op, "mmap")) {
 			struct stat st;
 			fstat(D, &st);
