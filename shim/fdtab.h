@@ -180,15 +180,21 @@ static inline void fd_reset(int fd)
  * process (our fcntl wrapper forgets them) or by another process sharing
  * the description. So they are kept with the generation of
  * fd_descriptions_shared() and trusted only while no description has been
- * shared since (fork, a spawned child, an exec in a vfork child, fds sent
- * over a socket). -1: not known, ask the kernel.
+ * shared since (fork, clone, a spawned child, fds sent over a socket), and
+ * no vfork child has ended (its opens store into our table: it bumps the
+ * generation at its exec or _exit). -1: not known, ask the kernel.
  */
-static inline void fd_set_flags(int fd, int flags)
+/* The generation, read before the open: a fork between the kernel's open
+ * and our store must leave the flags stale. */
+static inline unsigned fd_flags_gen(void)
+{
+	return __atomic_load_n(&fd_share_gen, __ATOMIC_ACQUIRE);
+}
+
+static inline void fd_set_flags(int fd, int flags, unsigned gen)
 {
 	if ((unsigned)fd < fd_limit())
-		__atomic_store_n(&fdflags[fd],
-				 (long long)__atomic_load_n(&fd_share_gen, __ATOMIC_ACQUIRE) << 32 | (unsigned)flags,
-				 __ATOMIC_RELAXED);
+		__atomic_store_n(&fdflags[fd], (long long)gen << 32 | (unsigned)flags, __ATOMIC_RELAXED);
 }
 
 static inline int fd_known_flags(int fd)

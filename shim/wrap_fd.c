@@ -36,14 +36,22 @@ static inline bool needs_mode(int flags)
 		m_;                                     \
 	})
 
-static int opened(int fd, int flags)
+static int opened(int fd, int flags, unsigned gen)
 {
 	if (fd >= 0) {
 		copy_fd_opened(fd, flags);
-		fd_set_flags(fd, flags);
+		fd_set_flags(fd, flags, gen);
 	}
 	return fd;
 }
+
+/* opened(CALL's fd), the flags' generation read before CALL. */
+#define OPENED(call, flags)                           \
+	({                                            \
+		unsigned gen_ = fd_flags_gen();       \
+		int fd_ = (call);                     \
+		opened(fd_, (flags), gen_);           \
+	})
 
 /*
  * An fd-allocating call: when the table is full only because of our
@@ -73,13 +81,13 @@ SHIM_EXPORT int open(const char *path, int flags, ...)
 {
 	ENSURE_INIT();
 	mode_t mode = OPEN_MODE(flags, flags);
-	return opened(ALLOC_FD(real.open(path, flags, mode)), flags);
+	return OPENED(ALLOC_FD(real.open(path, flags, mode)), flags);
 }
 
 SHIM_EXPORT int __open_2(const char *path, int flags)
 {
 	ENSURE_INIT();
-	return opened(ALLOC_FD(real.__open_2(path, flags)), flags);
+	return OPENED(ALLOC_FD(real.__open_2(path, flags)), flags);
 }
 
 SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
@@ -87,27 +95,27 @@ SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 	ENSURE_INIT();
 	mode_t mode = OPEN_MODE(flags, flags);
 	DIRFD_GUARD(dirfd, path);
-	return opened(ALLOC_FD(real.openat(dirfd, path, flags, mode)), flags);
+	return OPENED(ALLOC_FD(real.openat(dirfd, path, flags, mode)), flags);
 }
 
 SHIM_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
 	ENSURE_INIT();
 	DIRFD_GUARD(dirfd, path);
-	return opened(ALLOC_FD(real.__openat_2(dirfd, path, flags)), flags);
+	return OPENED(ALLOC_FD(real.__openat_2(dirfd, path, flags)), flags);
 }
 
 SHIM_EXPORT int creat(const char *path, mode_t mode)
 {
 	ENSURE_INIT();
-	return opened(ALLOC_FD(real.creat(path, mode)), O_WRONLY | O_CREAT | O_TRUNC);
+	return OPENED(ALLOC_FD(real.creat(path, mode)), O_WRONLY | O_CREAT | O_TRUNC);
 }
 
 SHIM_EXPORT int open_by_handle_at(int mountfd, struct file_handle *h, int flags)
 {
 	ENSURE_INIT();
 	PRIV_GUARD(mountfd, -1);
-	return opened(ALLOC_FD(real.open_by_handle_at(mountfd, h, flags)), flags);
+	return OPENED(ALLOC_FD(real.open_by_handle_at(mountfd, h, flags)), flags);
 }
 
 SHIM_EXPORT int close(int fd)

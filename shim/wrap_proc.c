@@ -232,9 +232,24 @@ SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 	return real.execve(path, argv, envp);
 }
 
+/* clone() runs no fork handler; its child shares every description. */
+SHIM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	/* The C library reads these three only for the flags that use them,
+	 * and so do we, forwarding whatever the caller passed. */
+	va_list ap;
+	va_start(ap, arg);
+	void *ptid = va_arg(ap, void *), *tls = va_arg(ap, void *), *ctid = va_arg(ap, void *);
+	va_end(ap);
+	ENSURE_INIT();
+	fd_descriptions_shared();
+	return real.clone(fn, stack, flags, arg, ptid, tls, ctid);
+}
+
 SHIM_EXPORT void _exit(int status)
 {
 	ENSURE_INIT();
+	fd_descriptions_shared();  /* a vfork child's opens are in our table */
 	copy_settle_all("_exit");
 	stats_flush();
 	real._exit(status);
@@ -244,6 +259,7 @@ SHIM_EXPORT void _exit(int status)
 SHIM_EXPORT void _Exit(int status)
 {
 	ENSURE_INIT();
+	fd_descriptions_shared();  /* a vfork child's opens are in our table */
 	copy_settle_all("_Exit");
 	stats_flush();
 	real._Exit(status);
@@ -253,6 +269,7 @@ SHIM_EXPORT void _Exit(int status)
 SHIM_EXPORT void quick_exit(int status)
 {
 	ENSURE_INIT();
+	fd_descriptions_shared();  /* a vfork child's opens are in our table */
 	copy_settle_all("quick_exit");
 	stats_flush();
 	real.quick_exit(status);

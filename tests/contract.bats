@@ -55,9 +55,10 @@ SZ=$((5 * 1024 * 1024 + 1234))
 # the description (fork), must make the shim ask the kernel again. An
 # O_DIRECT D refuses unaligned writes; sendfile from an O_DIRECT S answers
 # in whole blocks first.
-@test "open flags changed after the open (F_SETFL here, or by a child sharing the description) are the kernel's" {
+@test "open flags changed after the open (F_SETFL here, or by a child of fork or clone sharing the description) are the kernel's" {
 	want_clones=0 on_clone_fs open=w setfl=direct copy=100000:2 fstat close
 	want_clones=0 on_clone_fs open=w fork=direct copy=100000:2 fstat close
+	want_clones=0 on_clone_fs open=w clone=direct copy=100000:2 fstat close
 	want_clones=0 on_clone_fs open=w setfl=append copy=64k:2 lseek=0:cur fstat close
 	on_clone_fs open=w srcsetfl=direct sendfile=16m sendfile=16m lseek=0:cur fstat close
 	on_clone_fs open=w fork=srcdirect sendfile=16m sendfile=16m lseek=0:cur fstat close

@@ -947,6 +947,24 @@ TRY_EXIT(_exit)
 TRY_EXIT(_Exit)
 TRY_EXIT(quick_exit)
 
+static int clone_child(void *arg)
+{
+	(void)arg;
+	return 5;
+}
+
+TRY(clone)
+{
+	static char stack[65536] __attribute__((aligned(16)));
+	fflush(stdout);
+	int pid = f(clone_child, stack + sizeof(stack), SIGCHLD, NULL);
+	if (pid < 0) {
+		res(o, pid);
+		return;
+	}
+	res(o, waited(pid));
+}
+
 TRY(syscall)
 {
 	res(o, f(SYS_getuid, 0, 0, 0, 0, 0, 0));

@@ -33,6 +33,7 @@
  *                   (direct: sets O_DIRECT on D's description, srcdirect on
  *                   S's), parent waits
  *   setfl=direct|append | srcsetfl=direct   F_SETFL adds it to D's (S's) flags
+ *   clone=direct|srcdirect            the same from a child made by clone()
  *   mmap            map D, print digest of its size
  *   futimens=SEC | fchmod=MODE | fchown
  *   close | closeraw (syscall)        srcclose
@@ -110,6 +111,14 @@ static void on_alarm_dest(int sig)
 	if (fstat(D, &st) == 0 && lseek(D, 0, SEEK_CUR) >= 0)
 		alarms++;
 	errno = e;
+}
+
+/* A child made by the C library's clone(), which runs no fork handler:
+ * sets O_DIRECT on D's (arg "src": S's) description, which it shares. */
+static int clone_direct(void *arg)
+{
+	int fd = arg ? S : D;
+	_exit(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_DIRECT) == 0 ? 0 : 2);
 }
 
 extern char **environ;
@@ -641,6 +650,13 @@ int main(int argc, char **argv)
 			say(o, "%s", D >= 0 ? "ok" : strerror(errno));
 		} else if (!strcmp(op, "fork")) {
 			fork_op(o, arg);
+		} else if (!strcmp(op, "clone")) {
+			static char stack[65536] __attribute__((aligned(16)));
+			int pid = clone(clone_direct, stack + sizeof(stack), SIGCHLD,
+					strcmp(arg, "srcdirect") ? NULL : (void *)1);
+			int st = 0;
+			waitpid(pid, &st, 0);
+			say(o, "child status=%d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 		} else if (!strcmp(op, "setfl") || !strcmp(op, "srcsetfl")) {
 			/* F_SETFL O_DIRECT or O_APPEND, added to D's (S's) flags */
 			int fd = !strncmp(op, "src", 3) ? S : D;
