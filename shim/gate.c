@@ -80,8 +80,12 @@ static void prepare(void)
 
 static void parent(void)
 {
-	if (!copy_inert)
+	if (!copy_inert) {
+		/* an fd another thread opened after prepare's bump and before
+		 * the fork is the child's too (fdtab.h) */
+		fd_descriptions_shared();
 		gate_open(&fork_mask);
+	}
 }
 
 static void child(void)

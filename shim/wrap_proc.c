@@ -51,36 +51,49 @@ static void before_child(const char *why)
 	ERRNO_RESTORE;
 }
 
+/*
+ * After the call that made a child: an fd another thread opened between
+ * before_child's bump and the child's creation is shared too, its flags
+ * stamped with the generation before this one (fdtab.h).
+ */
+static int after_child(int r)
+{
+	fd_descriptions_shared();
+	return r;
+}
+
 SHIM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 			    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	before_child("posix_spawn");
-	return real.posix_spawn(pid, path, fa, attr, argv, envp);
+	return after_child(real.posix_spawn(pid, path, fa, attr, argv, envp));
 }
 
 SHIM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	before_child("posix_spawnp");
-	return real.posix_spawnp(pid, file, fa, attr, argv, envp);
+	return after_child(real.posix_spawnp(pid, file, fa, attr, argv, envp));
 }
 
 SHIM_EXPORT int system(const char *cmd)
 {
 	before_child("system");
-	return real.system(cmd);
+	return after_child(real.system(cmd));
 }
 
 SHIM_EXPORT FILE *popen(const char *cmd, const char *mode)
 {
 	before_child("popen");
-	return real.popen(cmd, mode);
+	FILE *f = real.popen(cmd, mode);
+	fd_descriptions_shared();
+	return f;
 }
 
 SHIM_EXPORT pid_t _Fork(void)
 {
 	before_child("_Fork");
-	return real._Fork();
+	return after_child(real._Fork());
 }
 
 /* Settled and inert before the filter exists, even if the call then fails. */
@@ -243,7 +256,7 @@ SHIM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	va_end(ap);
 	ENSURE_INIT();
 	fd_descriptions_shared();
-	return real.clone(fn, stack, flags, arg, ptid, tls, ctid);
+	return after_child(real.clone(fn, stack, flags, arg, ptid, tls, ctid));
 }
 
 SHIM_EXPORT void _exit(int status)
