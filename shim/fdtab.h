@@ -180,7 +180,8 @@ static inline void fd_reset(int fd)
  * process (our fcntl wrapper forgets them) or by another process sharing
  * the description. So they are kept with the generation of
  * fd_descriptions_shared() and trusted only while no description has been
- * shared since (fork, clone, a spawned child, fds sent over a socket), and
+ * shared since (fork, clone, a spawned child, fds sent over a socket: the
+ * generation moves before and after the call that makes the child), and
  * no vfork child has ended (its opens store into our table: it bumps the
  * generation at its exec or _exit). -1: not known, ask the kernel.
  */
