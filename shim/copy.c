@@ -197,9 +197,10 @@ static int privs_open;  /* private fds currently held */
 /*
  * Serialises taking a private number with the program giving one up
  * (dup2/dup3 onto it, close_range over it): without it, a dup2 on another
- * thread could land on our number between its allocation and FD_PRIV.
- * Held only inside the gate (signals blocked), so no handler can wait on it;
- * taken before any record's lock, never while holding one.
+ * thread could land on our number between its allocation and FD_PRIV, or
+ * between FD_UNKNOWN and our close. Held only inside the gate (signals
+ * blocked), so no handler can wait on it; taken under a record's lock
+ * (dup_private, close_private), and no record's lock is taken under it.
  */
 static int priv_lock;
 
@@ -227,11 +228,17 @@ static int dup_private(int fd)
 	return p;
 }
 
+/* Under priv_lock (taken under the record's lock, as dup_private is): a
+ * dup2 onto the number between our table update and our close would have
+ * its fd closed by us (fdrace dup2race: EBADF on the program's fd, 1 run in
+ * 40 under load). */
 static void close_private(int fd)
 {
+	priv_acquire();
 	fd_put(fd, FD_UNKNOWN);
 	SYS(SYS_close, fd);
 	__atomic_sub_fetch(&privs_open, 1, __ATOMIC_RELAXED);
+	priv_release();
 }
 
 /*
