@@ -248,8 +248,9 @@ SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 /* clone() runs no fork handler; its child shares every description. */
 SHIM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 {
-	/* The C library reads these three only for the flags that use them,
-	 * and so do we, forwarding whatever the caller passed. */
+	/* The C library uses these three only for the flags that ask for
+	 * them; we read and forward them always, whatever the caller passed
+	 * (the registers or stack slots are there either way). */
 	va_list ap;
 	va_start(ap, arg);
 	void *ptid = va_arg(ap, void *), *tls = va_arg(ap, void *), *ctid = va_arg(ap, void *);
