@@ -89,7 +89,10 @@ SHIM_EXPORT long syscall(long n, ...)
 	case SYS_mremap: return (long)mremap((void *)a, (size_t)b, (size_t)c, (int)d, (void *)e);
 	case SYS_madvise: return madvise((void *)a, (size_t)b, (int)c);
 	case SYS_prctl: return prctl((int)a, b, c, d, e);
-	/* A child made this way shares every description, as after fork. */
+	/* A child made this way shares every description, as after fork.
+	 * Bumped before and after, as in fork: an fd another thread opens
+	 * between the first bump and the child's creation is the child's too.
+	 * (The bump leaves errno alone.) */
 	case SYS_clone:
 #ifdef SYS_clone3
 	case SYS_clone3:
@@ -98,8 +101,12 @@ SHIM_EXPORT long syscall(long n, ...)
 	case SYS_fork:
 	case SYS_vfork:
 #endif
+	{
 		fd_descriptions_shared();
-		return SYS(n, a, b, c, d, e, f);
+		long r = SYS(n, a, b, c, d, e, f);
+		fd_descriptions_shared();
+		return r;
+	}
 	case SYS_seccomp:
 		/* SECCOMP_SET_MODE_STRICT (0) and _FILTER (1) install one. */
 		if (a == 0 || a == 1) {

@@ -50,6 +50,15 @@ SZ=$((5 * 1024 * 1024 + 1234))
 	want_clones=1 on_clone_fs open=w dseek=4096 dseek=0 sendfile=16m sendfile=16m lseek=0:cur fstat close
 }
 
+# After the clone, a chunked transfer moves S's offset, then D's; D's moved
+# where no wrapper saw it (an inline lseek, as another process sharing the
+# description could) must leave S's offset where the kernel's own call
+# then starts from.
+@test "a chunked transfer after the clone, D's offset moved unseen: both offsets as plain, the kernel's copy" {
+	want_clones=1 on_clone_fs open=w sendfile=1m:2 rawdseek=4096 sendfile=1m:2 lseek=0:cur fstat close
+	want_clones=1 on_clone_fs open=w cfr=1m:2 rawdseek=4096 cfr=1m:2 lseek=0:cur fstat close
+}
+
 # The open flags our open wrapper saw are trusted instead of F_GETFL only
 # while nothing can have changed them: an F_SETFL here, or a child sharing
 # the description (fork), must make the shim ask the kernel again. An
@@ -62,6 +71,14 @@ SZ=$((5 * 1024 * 1024 + 1234))
 	want_clones=0 on_clone_fs open=w setfl=append copy=64k:2 lseek=0:cur fstat close
 	on_clone_fs open=w srcsetfl=direct sendfile=16m sendfile=16m lseek=0:cur fstat close
 	on_clone_fs open=w fork=srcdirect sendfile=16m sendfile=16m lseek=0:cur fstat close
+}
+
+# A vfork child shares our memory: the flags of what it opens are stored in
+# our table, under the number the parent's next fd gets. The generation
+# moves when the child ends, so a D the parent opens where no wrapper sees
+# it (mkostemp with O_DIRECT, glibc's internal open) is asked about.
+@test "flags stored by a vfork child's open are not trusted for the parent's fd of that number" {
+	want_clones=0 on_clone_fs vfork=open open=tmpdirect copy=100000:2 fstat close
 }
 
 @test "ranges skipped with lseek read back as zeros, and stay holes" {
