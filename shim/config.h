@@ -10,6 +10,8 @@
 struct shim_config {
 	int disabled;        /* REFLINK_SHIM_DISABLE=1: interpose nothing */
 	off_t min_size;      /* REFLINK_SHIM_MIN_SIZE: smaller sources are copied */
+	off_t whole_min_size; /* the same for one sendfile/copy_file_range that moves
+	                         all of S: its own default, or REFLINK_SHIM_MIN_SIZE */
 	long max_extents;    /* REFLINK_SHIM_MAX_EXTENTS: more fragmented sources are copied;
 	                        -1: automatic, see clone_extent_limit() */
 	const char *log;     /* REFLINK_SHIM_LOG: file that receives one line per decision */

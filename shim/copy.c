@@ -627,12 +627,27 @@ static bool ctime_settled(int s, struct stat *st)
 	return false;
 }
 
+/*
+ * The size from which a source of `size` bytes is cloned, for a transfer
+ * of `len` bytes from its start (0: a write). One call that moves all of
+ * S is cloned and finished in that call: no verification, no fd listing,
+ * so its clone pays off from a smaller size (cfg.whole_min_size).
+ */
+static long long min_size_for(long long size, size_t len)
+{
+	if (len > (size_t)SHIM_MAX_RW)
+		len = (size_t)SHIM_MAX_RW;
+	return (long long)len >= size ? cfg.whole_min_size : cfg.min_size;
+}
+
 /* Whether S qualifies as a clone source for a first write of n bytes. */
 enum source_verdict { SRC_NO, SRC_SMALL, SRC_NO_CLONE, SRC_OK };
 
-/* *st: S's stat, taken here unless `fresh` (taken in this same call). */
+/* *st: S's stat, taken here unless `fresh` (taken in this same call).
+ * whole: a transfer of that many bytes from S's start (0 for a write):
+ * one that moves all of S has a threshold of its own (min_size_for). */
 static enum source_verdict judge_source(int fd, const struct dest_info *d, int s, size_t n, struct stat *st,
-					bool fresh)
+					bool fresh, size_t whole)
 {
 	if ((!fresh && real_fstat(s, st) != 0) || !S_ISREG(st->st_mode))
 		return SRC_NO;
@@ -640,7 +655,7 @@ static enum source_verdict judge_source(int fd, const struct dest_info *d, int s
 		return SRC_NO;
 	if (st->st_dev == d->st.st_dev && st->st_ino == d->st.st_ino)
 		return SRC_NO;
-	if (st->st_size < cfg.min_size)
+	if (st->st_size < min_size_for(st->st_size, whole))
 		return SRC_SMALL;
 	/* S open write-only or O_PATH: the clone fails (EBADF) and the
 	 * program's own call meets the error. */
@@ -904,7 +919,7 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 		if (s == STASHED && (s = stashed = source_open_by_name(c->src.path, rec.dev, rec.ino, rec.lockgen)) < 0)
 			continue;
 		struct stat sst;
-		enum source_verdict sv = judge_source(fd, &d, s, n, &sst, false);
+		enum source_verdict sv = judge_source(fd, &d, s, n, &sst, false, 0);
 		if (sv == SRC_NO || (sv != SRC_OK && !reporting()))
 			continue;
 		if (sv == SRC_OK && !ctime_settled(s, &sst))
@@ -1321,7 +1336,7 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 	if (v)
 		return v == FD_PLAIN ? v : fd_judged(ent);
 	/* From S's start, the kernel itself moves S's data: a copy. */
-	enum source_verdict sv = inpos == 0 ? judge_source(out, &d, in, 0, sst, fresh) : SRC_NO;
+	enum source_verdict sv = inpos == 0 ? judge_source(out, &d, in, 0, sst, fresh, len) : SRC_NO;
 	if (sv == SRC_OK && !ctime_settled(in, sst))
 		sv = SRC_NO;
 	/* sendfile from an O_DIRECT source returns S's whole blocks first and
@@ -1368,15 +1383,15 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 }
 
 /*
- * Whether a first transfer from `in` may be a copy worth judging: S a
- * regular file at least min_size long (any size for --stats and the log,
+ * Whether a first transfer of len bytes from `in` may be a copy worth
+ * judging: S a regular file at least min_size_for() long (any size for --stats and the log,
  * which count small copies). Asked before the gate, from in's entry when it
  * knows (one fstat per fd at most), so that a transfer of a small file, or
  * from a pipe or a socket, costs at most that. The size is the one seen
  * when in was first classified: a source that grew since is missed (a lost
  * clone, never a wrong byte).
  */
-static bool transfer_may_clone(int in, struct stat *st, bool *fresh)
+static bool transfer_may_clone(int in, size_t len, struct stat *st, bool *fresh)
 {
 	uintptr_t e = fd_get(in);
 	long long size = fd_is_reg(e) ? fd_get_size(in) : 0;
@@ -1399,7 +1414,8 @@ static bool transfer_may_clone(int in, struct stat *st, bool *fresh)
 	} else if (!fd_is_reg(e)) {
 		return true;  /* being judged, or a copy's: the full path decides */
 	}
-	return size >= (cfg.min_size > 0 ? cfg.min_size : 1) || (size > 0 && reporting());
+	long long min = min_size_for(size, len);
+	return size >= (min > 0 ? min : 1) || (size > 0 && reporting());
 }
 
 ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, bool cfr, bool *handled)
@@ -1411,7 +1427,7 @@ ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, 
 	uintptr_t ent = wait_not_busy(out);
 	struct stat sst = { 0 };
 	bool fresh = false;
-	if ((ent & FD_PASS_WRITE) || (fd_unjudged(ent) && !transfer_may_clone(in, &sst, &fresh)))
+	if ((ent & FD_PASS_WRITE) || (fd_unjudged(ent) && !transfer_may_clone(in, len, &sst, &fresh)))
 		return 0;
 	struct frame f;
 	frame_enter(&f);

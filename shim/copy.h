@@ -20,7 +20,7 @@
  *   fd unjudged   first write, no source read worth one   REG_DONE (of any   judge_without_source
  *                                                         type: not asked)
  *   fd unjudged   first transfer from a pipe, a socket or unjudged: the      transfer_may_clone
- *                 a file below min_size                   kernel's call
+ *                 a file below its threshold              kernel's call
  *   fd unjudged   first write: claimed while judged       BUSY               copy_write, copy_transfer
  *   fd BUSY       empty D at 0, bytes equal a source's,   copy ARMED, fd     arm_write, do_clone,
  *                 S unchanged, cloned                     points to it       accept_write
