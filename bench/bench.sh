@@ -28,8 +28,9 @@
 #             targets
 #   scale     one size at a time, 1 byte to BENCH_SCALE_MAX: time per file
 #             with the sync, and new space, plain, shimmed, and shimmed with
-#             no size threshold; then the size from which cloning everything
-#             is not slower than plain
+#             no size threshold (treecopy -j1, read/write; busybox cp -r,
+#             one sendfile a file); then, for each, the size from which
+#             cloning everything is not slower than plain
 #
 # Knobs: BENCH_FS="xfs btrfs" BENCH_REPS=3 BENCH_SIZE=1G BENCH_TREE_FILES=100000
 #        BENCH_TREE_BYTES=1700M BENCH_SCALE_MAX=4G BENCH_SYSCALL_FILES=2000
@@ -448,6 +449,8 @@ case $1 in
 plain) "$TREECOPY" -j1 "$2" "$3" ;;
 shim) LD_PRELOAD="$LIB" "$TREECOPY" -j1 "$2" "$3" ;;
 min0) REFLINK_SHIM_MIN_SIZE=0 LD_PRELOAD="$LIB" "$TREECOPY" -j1 "$2" "$3" ;;
+bbplain) busybox cp -r "$2" "$3" ;;
+bbmin0) REFLINK_SHIM_MIN_SIZE=0 LD_PRELOAD="$LIB" busybox cp -r "$2" "$3" ;;
 esac || exit
 exec sync -f "$3"'
 
@@ -457,10 +460,11 @@ table_scale() {
 	max=$(bytes "$SCALE_MAX")
 	echo
 	echo "## $fs: time per file by file size, the sync timed (treecopy -j1, warm cache, median of $REPS;"
-	echo "## up to $SCALE_FILES files a size, 256 MiB at most); 'min 0': the shim with REFLINK_SHIM_MIN_SIZE=0"
-	printf '%-6s %5s %11s %11s %11s %10s %10s %9s %9s %9s\n' size files plain shim "min 0" \
-		shim/plain "min0/plain" "new plain" "new shim" "new min0"
-	local from="" last=""
+	echo "## up to $SCALE_FILES files a size, 256 MiB at most); 'min 0': the shim with REFLINK_SHIM_MIN_SIZE=0;"
+	echo "## 'bb': busybox cp -r, one sendfile that moves each whole file (its own default threshold)"
+	printf '%-6s %5s %11s %11s %11s %10s %10s %9s %9s %9s %11s %11s %10s\n' size files plain shim "min 0" \
+		shim/plain "min0/plain" "new plain" "new shim" "new min0" "bb plain" "bb min 0" "bb min0/pl"
+	local from="" last="" bbfrom=""
 	for sz in ${BENCH_SCALE_SIZES:-1 512 4K 8K 16K 32K 48K 64K 96K 128K 256K 512K 1M 2M 16M 256M 1G 4G}; do
 		local b
 		b=$(bytes $sz)
@@ -474,7 +478,7 @@ table_scale() {
 		local -A t=() sp=()
 		local i v
 		for ((i = 0; i < REPS; i++)); do
-			for v in plain shim min0; do
+			for v in plain shim min0 bbplain bbmin0; do
 				rm -rf "$w/dst"; sync -f "$w"
 				t[$v]+=" $(secs env TREECOPY="$treecopy" LIB="$lib" "$work/bin/scalecopy" "$v" "$w/src" "$w/dst")"
 				[ "$i" = 0 ] && sp[$v]=$(newspace "$w/dst")
@@ -482,17 +486,23 @@ table_scale() {
 		done
 		local -A med=()
 		# shellcheck disable=SC2086
-		for v in plain shim min0; do med[$v]=$(median ${t[$v]}); done
+		for v in plain shim min0 bbplain bbmin0; do med[$v]=$(median ${t[$v]}); done
 		per() { echo "scale=1; ${med[$1]} * 1000000 / $files" | bc; }
-		printf '%-6s %5s %9sus %9sus %9sus %10s %10s %9s %9s %9s\n' "$sz" "$files" \
+		printf '%-6s %5s %9sus %9sus %9sus %10s %10s %9s %9s %9s %9sus %9sus %10s\n' "$sz" "$files" \
 			"$(per plain)" "$(per shim)" "$(per min0)" \
 			"$(ratio "${med[shim]}" "${med[plain]}")" "$(ratio "${med[min0]}" "${med[plain]}")" \
-			"$(iec "${sp[plain]}")" "$(iec "${sp[shim]}")" "$(iec "${sp[min0]}")"
+			"$(iec "${sp[plain]}")" "$(iec "${sp[shim]}")" "$(iec "${sp[min0]}")" \
+			"$(per bbplain)" "$(per bbmin0)" "$(ratio "${med[bbmin0]}" "${med[bbplain]}")"
 		# the smallest size from which every larger one clones no slower
 		if [ "$(echo "${med[min0]} <= ${med[plain]}" | bc)" = 1 ]; then
 			[ -n "$from" ] || from=$sz
 		else
 			from=""
+		fi
+		if [ "$(echo "${med[bbmin0]} <= ${med[bbplain]}" | bc)" = 1 ]; then
+			[ -n "$bbfrom" ] || bbfrom=$sz
+		else
+			bbfrom=""
 		fi
 		last=$sz
 		unset t sp med
@@ -502,6 +512,12 @@ table_scale() {
 			"(REFLINK_SHIM_MIN_SIZE=$from; the default is 64K)"
 	else
 		echo "## $fs: min 0 is slower than plain at $last, the largest size measured: no threshold suggested"
+	fi
+	if [ -n "$bbfrom" ]; then
+		echo "## $fs: bb min 0 is not slower than bb plain from $bbfrom up: the threshold this table suggests" \
+			"for one call that moves a whole file (the default is 16K)"
+	else
+		echo "## $fs: bb min 0 is slower than bb plain at $last: no threshold suggested for whole-file calls"
 	fi
 	rm -rf "$w"
 }
