@@ -22,8 +22,8 @@
 #include "sys.h"
 
 struct shim_config cfg = {
-	/* Measured (make bench, scale tables; docs/DESIGN.md "Copies the
-	 * shim leaves alone"): a copy by read/write pays the verification
+	/* Measured (make bench, scale tables; docs/DESIGN.md "When the
+	 * clone is not attempted"): a copy by read/write pays the verification
 	 * and the fd listing, and its clone beats the copy from about
 	 * 64 KiB; a single call that moves all of S pays neither, and beats
 	 * it from 16 KiB (btrfs keeps smaller files inline, where copying is

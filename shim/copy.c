@@ -1384,8 +1384,8 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 
 /*
  * Whether a first transfer of len bytes from `in` may be a copy worth
- * judging: S a regular file at least min_size_for() long (any size for --stats and the log,
- * which count small copies). Asked before the gate, from in's entry when it
+ * judging: S a regular file at least min_size_for() long (any size for
+ * --stats and the log, which count small copies). Asked before the gate, from in's entry when it
  * knows (one fstat per fd at most), so that a transfer of a small file, or
  * from a pipe or a socket, costs at most that. The size is the one seen
  * when in was first classified: a source that grew since is missed (a lost
