@@ -12,7 +12,7 @@
 #             median of BENCH_STARTUP_REPS=11 interleaved runs
 #   syscalls  system calls per file (strace -f -c) that the shim adds to
 #             busybox cp -r, shutil.copytree, treecopy -j1 and cpio -p
-#             copying BENCH_SYSCALL_FILES=2000 files of 100 KiB (cloned)
+#             copying BENCH_SYSCALL_FILES=2000 files of 128 KiB (cloned)
 #             and of 1 KiB (below the threshold), by call name, and the
 #             files FIEMAP shows shared afterwards
 #   copy      1 GiB copied by dd bs=128K, dd bs=4k, cpio -p, a Python
@@ -454,6 +454,15 @@ bbmin0) REFLINK_SHIM_MIN_SIZE=0 LD_PRELOAD="$LIB" busybox cp -r "$2" "$3" ;;
 esac || exit
 exec sync -f "$3"'
 
+# default_min FS: the library's default threshold for copies by read/write
+# on FS (shim/config.c)
+default_min() {
+	case $1 in
+	xfs) echo 128K ;;
+	*) echo 64K ;;
+	esac
+}
+
 table_scale() {
 	local mnt=$1 fs=$2 w=$1/scale
 	local max
@@ -509,7 +518,7 @@ table_scale() {
 	done
 	if [ -n "$from" ]; then
 		echo "## $fs: min 0 is not slower than plain from $from up: the threshold this table suggests" \
-			"(REFLINK_SHIM_MIN_SIZE=$from; the default is 64K)"
+			"(REFLINK_SHIM_MIN_SIZE=$from; the default on $fs is $(default_min "$fs"))"
 	else
 		echo "## $fs: min 0 is slower than plain at $last, the largest size measured: no threshold suggested"
 	fi
@@ -557,14 +566,14 @@ table_syscalls() {
 	local -a copiers=(bbtree copytree treecopy cpiotree)
 	local -A label=([bbtree]="busybox cp -r (sendfile)" [copytree]="shutil.copytree (sendfile)" \
 		[treecopy]="treecopy -j1 (read/write 128K)" [cpiotree]="cpio -p (512 B writes)")
-	local -A target=([100K]=5 [1K]=1)
+	local -A target=([128K]=5 [1K]=1)
 	local -a breakdown=()
 	echo
 	echo "## $fs: system calls per file copying a tree of $n files, 100 to a directory (strace -f -c,"
-	echo "## every process, start-up included, / $n); 100K files are cloned, 1K ones are below"
+	echo "## every process, start-up included, / $n); 128K files are cloned, 1K ones are below"
 	echo "## REFLINK_SHIM_MIN_SIZE; shared: files FIEMAP flags shared after the run"
 	printf '%-31s %5s %8s %8s %8s %19s  %s\n' copier size plain shim added "shared: plain shim" target
-	for size in 100K 1K; do
+	for size in 128K 1K; do
 		rm -rf "$w"
 		mkdir -p "$w"
 		mkfiles "$w/src" "$n" "$(bytes $size)" 100

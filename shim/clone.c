@@ -27,7 +27,11 @@
  * (a torn read can only cost a redundant probe).
  */
 #define PAIR_SLOTS 64
-struct pair { dev_t sdev, ddev; int verdict; };  /* verdict: 1 (2: strictatime device) can, -1 cannot */
+/* verdict: -1 cannot; a device's that can: DEV_CAN | its fs_class << 2,
+ * plus DEV_STRICTATIME where every read stamps atime. */
+struct pair { dev_t sdev, ddev; int verdict; };
+#define DEV_CAN 1
+#define DEV_STRICTATIME 2
 static struct pair pairs[PAIR_SLOTS];
 static unsigned pair_next;
 
@@ -154,8 +158,8 @@ static bool type_may_clone(int fd, long type)
 	}
 }
 
-/* Per-device verdict from fstatfs, cached in the same table with sdev == ddev
- * marked by verdict 2/-2 so pair and device entries never collide. */
+/* Per-device verdict from fstatfs, cached in the same table under the key
+ * (dev, ~dev), which no pair of devices has. */
 static bool dev_may_clone(int fd, dev_t dev)
 {
 	int v = pair_lookup(dev, ~dev);
@@ -171,15 +175,22 @@ static bool dev_may_clone(int fd, dev_t dev)
 	bool ok = type_may_clone(fd, type);
 	if (fs_type_clone(type) == FS_CLONE_REFUSED)
 		log_no_clone(fd, type, fs_type_name(type), ": ", fs_type_refusal(type));
-	/* 2: every read stamps atime here (strictatime). */
-	pair_store(dev, ~dev, !ok ? -1 : (sf.f_flags & (ST_RELATIME | ST_NOATIME)) ? 1 : 2);
+	int strict = (sf.f_flags & (ST_RELATIME | ST_NOATIME)) ? 0 : DEV_STRICTATIME;
+	pair_store(dev, ~dev, !ok ? -1 : DEV_CAN | strict | (int)fs_type_class(type) << 2);
 	return ok;
 }
 
 bool clone_dev_strictatime(dev_t dev)
 {
 	/* Forgotten (the table is a ring): assume the worst. */
-	return pair_lookup(dev, ~dev) != 1;
+	int v = pair_lookup(dev, ~dev);
+	return v <= 0 || (v & DEV_STRICTATIME);
+}
+
+int clone_dev_class(dev_t dev)
+{
+	int v = pair_lookup(dev, ~dev);
+	return v > 0 ? v >> 2 : -1;
 }
 
 enum why_not clone_why_not(int dfd, int sfd, long *fstype)

@@ -31,6 +31,11 @@ bool clone_possible(int dfd, dev_t ddev, int sfd, dev_t sdev);
  * updates atime: mounted strictatime, as statfs said then. */
 bool clone_dev_strictatime(dev_t dev);
 
+/* The fs_class (fsname.h) of a device clone_possible said yes to, from
+ * the cache: no system call. -1 when not known (never asked, or
+ * forgotten: the table is a ring). */
+int clone_dev_class(dev_t dev);
+
 /* FICLONE sfd into dfd; returns the class and stores errno in *err. */
 enum clone_class clone_file(int dfd, int sfd, int *err);
 

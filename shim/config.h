@@ -7,11 +7,19 @@
 
 #include <sys/types.h>
 
+#include "fsname.h"
+
 struct shim_config {
 	int disabled;        /* REFLINK_SHIM_DISABLE=1: interpose nothing */
-	off_t min_size;      /* REFLINK_SHIM_MIN_SIZE: smaller sources are copied */
-	off_t whole_min_size; /* the same for one sendfile/copy_file_range that moves
-	                         all of S: its own default, or REFLINK_SHIM_MIN_SIZE */
+	/* Sources smaller than these are copied: min_size by the class of
+	 * D's filesystem (fsname.h), for copies by read/write and transfers
+	 * of part of S, and min_size_floor the smallest of them, for the
+	 * gates that do not know the filesystem yet; whole_min_size for one
+	 * sendfile or copy_file_range that moves all of S. Their own
+	 * defaults, or all REFLINK_SHIM_MIN_SIZE. */
+	off_t min_size[FS_CLASSES];
+	off_t min_size_floor;
+	off_t whole_min_size;
 	long max_extents;    /* REFLINK_SHIM_MAX_EXTENTS: more fragmented sources are copied;
 	                        -1: automatic, see clone_extent_limit() */
 	const char *log;     /* REFLINK_SHIM_LOG: file that receives one line per decision */

@@ -627,17 +627,27 @@ static bool ctime_settled(int s, struct stat *st)
 	return false;
 }
 
+/* Whether one transfer of len bytes from S's start moves all of its size
+ * bytes (0: a write, which never does): the kernel moves at most
+ * SHIM_MAX_RW in one call. */
+static bool moves_all(long long size, size_t len)
+{
+	return (long long)(len < (size_t)SHIM_MAX_RW ? len : (size_t)SHIM_MAX_RW) >= size;
+}
+
 /*
  * The size from which a source of `size` bytes is cloned, for a transfer
- * of `len` bytes from its start (0: a write). One call that moves all of
- * S is cloned and finished in that call: no verification, no fd listing,
- * so its clone pays off from a smaller size (cfg.whole_min_size).
+ * of `len` bytes from its start (0: a write), into a filesystem of class
+ * cls (-1: not known yet; then the smallest of all, and the judgement that
+ * knows it decides). One call that moves all of S is cloned and finished
+ * in that call: no verification, no fd listing, so its clone pays off from
+ * a smaller size (cfg.whole_min_size).
  */
-static long long min_size_for(long long size, size_t len)
+static long long min_size_for(long long size, size_t len, int cls)
 {
-	if (len > (size_t)SHIM_MAX_RW)
-		len = (size_t)SHIM_MAX_RW;
-	return (long long)len >= size ? cfg.whole_min_size : cfg.min_size;
+	if (moves_all(size, len))
+		return cfg.whole_min_size;
+	return cls < 0 ? cfg.min_size_floor : cfg.min_size[cls];
 }
 
 /* Whether S qualifies as a clone source for a first write of n bytes. */
@@ -655,11 +665,16 @@ static enum source_verdict judge_source(int fd, const struct dest_info *d, int s
 		return SRC_NO;
 	if (st->st_dev == d->st.st_dev && st->st_ino == d->st.st_ino)
 		return SRC_NO;
-	if (st->st_size < min_size_for(st->st_size, whole))
+	if (st->st_size < min_size_for(st->st_size, whole, -1))
 		return SRC_SMALL;
 	/* S open write-only or O_PATH: the clone fails (EBADF) and the
 	 * program's own call meets the error. */
-	return clone_possible(fd, d->st.st_dev, s, st->st_dev) ? SRC_OK : SRC_NO_CLONE;
+	if (!clone_possible(fd, d->st.st_dev, s, st->st_dev))
+		return SRC_NO_CLONE;
+	/* D's filesystem: its writeback is what a clone saves. */
+	if (st->st_size < min_size_for(st->st_size, whole, clone_dev_class(d->st.st_dev)))
+		return SRC_SMALL;
+	return SRC_OK;
 }
 
 /*
@@ -1031,7 +1046,7 @@ static bool finish_if_complete(struct copy *c, int fd)
 
 /*
  * Whether any fd could be the source of a copy: a regular file this process
- * read that was at least min_size long when first read, a descriptor of a
+ * read that was at least cfg.min_size_floor long when first read, a descriptor of a
  * copy, or the stash. No system call, no lock and no gate, so the first
  * write of a small file costs next to nothing (measured: the full judgement
  * cost 8 system calls, 10 µs per 1-byte file). A source that grew since its
@@ -1041,7 +1056,7 @@ static bool may_have_source(int fd, const void *buf, bool *small_copy)
 {
 	if (__atomic_load_n(&stash.full, __ATOMIC_RELAXED))
 		return true;
-	long long min = cfg.min_size > 0 ? cfg.min_size : 1;
+	long long min = cfg.min_size_floor > 0 ? cfg.min_size_floor : 1;
 	for (int s = __atomic_load_n(&fdtab_top, __ATOMIC_RELAXED); s >= 0; s--) {
 		uintptr_t e = fd_get(s);
 		if (s == fd)
@@ -1350,7 +1365,7 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 	if (!c)
 		return fd_judged(ent);
 	/* The record lends its scratch buffer to FIEMAP, whichever way. */
-	bool whole = (off_t)(len < (size_t)SHIM_MAX_RW ? len : (size_t)SHIM_MAX_RW) >= sst->st_size;
+	bool whole = moves_all(sst->st_size, len);
 	if (!source_layout_ok(c, in, sst->st_size)) {
 		not_cloned(out, in, WHY_LAYOUT);
 	} else if (whole) {
@@ -1385,11 +1400,13 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 /*
  * Whether a first transfer of len bytes from `in` may be a copy worth
  * judging: S a regular file at least min_size_for() long (any size for
- * --stats and the log, which count small copies). Asked before the gate, from in's entry when it
- * knows (one fstat per fd at most), so that a transfer of a small file, or
- * from a pipe or a socket, costs at most that. The size is the one seen
- * when in was first classified: a source that grew since is missed (a lost
- * clone, never a wrong byte).
+ * --stats and the log, which count small copies). Asked before the gate,
+ * from in's entry when it knows (one fstat per fd at most), so that a
+ * transfer of a small file, or from a pipe or a socket, costs at most that.
+ * The size is the one seen when in was first classified: a source that
+ * grew since is missed (a lost clone, never a wrong byte). D's filesystem
+ * is not known here: for a transfer of part of S the smallest threshold of
+ * all applies, and judge_source decides.
  */
 static bool transfer_may_clone(int in, size_t len, struct stat *st, bool *fresh)
 {
@@ -1414,7 +1431,7 @@ static bool transfer_may_clone(int in, size_t len, struct stat *st, bool *fresh)
 	} else if (!fd_is_reg(e)) {
 		return true;  /* being judged, or a copy's: the full path decides */
 	}
-	long long min = min_size_for(size, len);
+	long long min = min_size_for(size, len, -1);
 	return size >= (min > 0 ? min : 1) || (size > 0 && reporting());
 }
 
@@ -1855,7 +1872,7 @@ void copy_fd_closing(int fd)
 	 * from a read of it closed first, and every file of a tree copier
 	 * would pay the three calls.) */
 	long long size = fd_was_read(ent) && !(ent & FD_SRC_BIT) ? fd_get_size(fd) : 0;
-	if (size > 0 && size >= cfg.min_size) {
+	if (size > 0 && size >= cfg.min_size_floor) {
 		int saved = errno;
 		if (SYS(SYS_lseek, fd, 0, SEEK_CUR) >= size)
 			stash_remember(fd);

@@ -57,6 +57,18 @@ enum fs_clone fs_type_clone(long type)
 	return i >= 0 ? fs_types[i].clone : FS_CLONE_REFUSED;
 }
 
+enum fs_class fs_type_class(long type)
+{
+	switch ((unsigned long)type) {
+	case 0x58465342:
+		return FS_CLASS_XFS;
+	case 0x9123683E:
+		return FS_CLASS_BTRFS;
+	default:
+		return FS_CLASS_OTHER;
+	}
+}
+
 const char *fs_type_refusal(long type)
 {
 	int i = lookup(type);

@@ -25,6 +25,15 @@ enum fs_clone {
 
 enum fs_clone fs_type_clone(long type);
 
+/*
+ * Filesystem types whose size thresholds differ (config.h, cfg.min_size):
+ * where a clone beats the copy depends on what the copy's writeback and the
+ * clone cost there (docs/DESIGN.md, "When the clone is not attempted").
+ */
+enum fs_class { FS_CLASS_OTHER, FS_CLASS_XFS, FS_CLASS_BTRFS, FS_CLASSES };
+
+enum fs_class fs_type_class(long type);
+
 /* For FS_CLONE_REFUSED and FS_CLONE_ZFS: why the shim does not clone there
  * although the kernel may ("nfs: ctime comes from the server..."); else NULL. */
 const char *fs_type_refusal(long type);
