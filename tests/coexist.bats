@@ -41,7 +41,7 @@ with_other_preload() {
 	need_fs T_XFS
 	need_cmd python3
 	local d; d=$(testdir "$T_XFS")
-	mksrc "$d/S" $((64 * 1024))
+	mksrc "$d/S" $((128 * 1024))
 	run env LD_PRELOAD="$SHIM_LIB" REFLINK_SHIM_LOG="$d/log" python3 -c '
 import os, shutil, sys
 d = sys.argv[1]
