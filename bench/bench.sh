@@ -25,7 +25,8 @@
 #             warm cache, the final sync timed: cp -r --reflink=always;
 #             busybox cp -r, examples/treecopy -j4 and shutil.copytree plain
 #             and under the shim; treecopy -j1/2 under the shim; issue 12's
-#             targets
+#             targets; rsync -a and tar c | tar x, plain and under the shim
+#             (copies across processes, issue 13)
 #   scale     one size at a time, 1 byte to BENCH_SCALE_MAX: time per file
 #             with the sync, and new space, plain, shimmed, and shimmed with
 #             no size threshold (treecopy -j1, read/write; busybox cp -r,
@@ -73,7 +74,7 @@ need() {
 	for p in "$@"; do command -v "${p%%:*}" >/dev/null || missing+=("${p#*:}"); done
 	[ ${#missing[@]} = 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
-need mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs busybox:busybox cpio:cpio strace:strace \
+need mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs busybox:busybox cpio:cpio strace:strace rsync:rsync \
 	valgrind:valgrind git:git gcc:gcc python3:python3 bc:bc eatmydata:eatmydata filefrag:e2fsprogs
 
 bytes() { numfmt --from=iec "$1"; }
@@ -383,13 +384,15 @@ table_tree() {
 	printf '%-32s %8s %8s %7s %10s %7s%s\n' copier time /reflink /plain "new space" FICLONE "  target"
 	# per key: its label, the key of its plain run, its target (issue 12); FICLONE
 	# is counted for cp --reflink and the shimmed keys (those ending in s)
-	local -a keys=(reflink bb bbs tc4 tc1s tc2s tc4s py pys)
+	local -a keys=(reflink bb bbs tc4 tc1s tc2s tc4s py pys rs rss tt tts)
 	local -A label=([reflink]="cp -r --reflink=always" [bb]="busybox cp -r (plain)" \
 		[bbs]="busybox cp -r under the shim" [tc4]="treecopy -j4 (plain)" \
 		[tc1s]="treecopy -j1 under the shim" [tc2s]="treecopy -j2 under the shim" \
 		[tc4s]="treecopy -j4 under the shim" [py]="shutil.copytree (plain)" \
-		[pys]="shutil.copytree under the shim")
-	local -A plain=([bbs]=bb [tc4s]=tc4 [pys]=py)
+		[pys]="shutil.copytree under the shim" [rs]="rsync -a (plain)" \
+		[rss]="rsync -a, shim, SHARE=1" [tt]="tar c | tar x (plain)" \
+		[tts]="tar c | tar x, shim, SHARE=1")
+	local -A plain=([bbs]=bb [tc4s]=tc4 [pys]=py [rss]=rs [tts]=tt)
 	local tc4_target=1.0x
 	[ "$fs" = xfs ] && tc4_target=0.7x
 	local -A target=([bbs]="≤ 1.3x /reflink" [tc4s]="≤ $tc4_target /plain" [pys]="≤ 1.5x /reflink")
@@ -404,6 +407,10 @@ table_tree() {
 		tc4s) echo env LD_PRELOAD="$lib" "$treecopy" -j4 ;;
 		py) echo "$work/bin/copytree" ;;
 		pys) echo env LD_PRELOAD="$lib" "$work/bin/copytree" ;;
+		rs) echo "$work/bin/rsynctree" ;;
+		rss) echo env REFLINK_SHIM_SHARE=1 LD_PRELOAD="$lib" "$work/bin/rsynctree" ;;
+		tt) echo "$work/bin/tartree" ;;
+		tts) echo env REFLINK_SHIM_SHARE=1 LD_PRELOAD="$lib" "$work/bin/tartree" ;;
 		esac
 	}
 	# shellcheck disable=SC2046
@@ -536,6 +543,9 @@ table_scale() {
 # Tree copiers (SRC DST) beside copytree: busybox's sendfile, cpio's 512 B
 # writes (cpio -p wants DST to exist)
 mkcopier bbtree 'exec busybox cp -r "$1" "$2"'
+# Copies whose bytes cross a pipe between processes (issue 13)
+mkcopier rsynctree 'exec rsync -a "$1/" "$2/"'
+mkcopier tartree 'mkdir "$2" && tar -C "$1" -cf - . | tar -C "$2" -xf -'
 mkcopier cpiotree 'mkdir "$2" && cd "$1" && find . ! -name . -print | exec cpio -pd --quiet "$2"'
 
 # sc_count OUT CMD...: CMD and its children under strace -f -c; OUT gets

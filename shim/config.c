@@ -127,7 +127,7 @@ void config_init(void)
 	if (cfg.pending)
 		return;
 	/* The first occurrence of each counts, as with getenv. */
-	const char *disable = NULL, *min_size = NULL, *max_extents = NULL, *exclude = NULL, *v;
+	const char *disable = NULL, *min_size = NULL, *max_extents = NULL, *exclude = NULL, *share = NULL, *v;
 	bool log = false, stats = false;
 	for (; *env; env++) {
 		const char *s = **env == 'R' ? after(*env, "REFLINK_SHIM_") : NULL;
@@ -139,6 +139,8 @@ void config_init(void)
 			min_size = min_size ? min_size : v;
 		else if ((v = after(s, "MAX_EXTENTS=")))
 			max_extents = max_extents ? max_extents : v;
+		else if ((v = after(s, "SHARE=")))
+			share = share ? share : v;
 		else if ((v = after(s, "EXCLUDE=")))
 			exclude = exclude ? exclude : v;
 		else if (after(s, "LOG="))
@@ -147,6 +149,7 @@ void config_init(void)
 			stats = true;
 	}
 	cfg.disabled = disable && *disable && !(disable[0] == '0' && !disable[1]);
+	cfg.share = share && *share && !(share[0] == '0' && !share[1]);
 	long long n = parse_size(min_size);
 	if (n >= 0) {
 		for (int i = 0; i < FS_CLASSES; i++)

@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -44,8 +45,10 @@
 #include "fdtab.h"
 #include "fsname.h"
 #include "gate.h"
+#include "init.h"
 #include "kernel.h"
 #include "real.h"
+#include "share.h"
 #include "shim.h"
 #include "stats.h"
 #include "sys.h"
@@ -69,6 +72,7 @@ struct copy {
 	struct timespec dmtime;  /* D's mtime after the clone */
 	off_t hi;
 	int touched;         /* writes accepted after the arming one */
+	int across;          /* S came from the index: another process read it */
 	struct timespec wts; /* when the last accepted write would have stamped D */
 	long blksize;        /* D's filesystem block size, once copy_file_range asked */
 	struct source src;   /* S as cloned, and the window of its bytes */
@@ -129,7 +133,7 @@ static struct copy *copy_alloc(void)
 	}
 	/* FOR_EACH_COPY reads `active` without the lock to skip idle records. */
 	__atomic_store_n(&c->active, 0, __ATOMIC_RELAXED);
-	c->ndest = c->nalias = c->touched = 0;
+	c->ndest = c->nalias = c->touched = c->across = 0;
 	c->dpriv = c->src.fd = -1;
 	c->src.bypath = 0;
 	c->hi = c->src.size = 0;
@@ -267,7 +271,7 @@ static void settle_owned(struct copy *c, const char *why, int pid)
 	__atomic_sub_fetch(&copies_active, 1, __ATOMIC_RELAXED);
 	window_forget(&c->src);
 	if (c->hi >= c->src.size)
-		stats_cloned(c->src.size);
+		stats_cloned(c->src.size, c->across);
 	else
 		stats_not_cloned(WHY_DIFFERED, 0);
 	if (c->dpriv < 0)
@@ -525,6 +529,130 @@ static bool stash_take(struct copy *c, struct stashed *rec)
 	}
 	stash_unlock();
 	return got;
+}
+
+/* ---- sources other processes read (share.h) ---- */
+
+/*
+ * 1: this process neither publishes nor consumes (REFLINK_SHIM_SHARE unset or 0, a
+ * privileged process, an index refused); 0: not decided yet; -1: on.
+ */
+static int share_state;
+/* This process read from a pipe or a socket: its writes may carry another
+ * process's file. Only such a process looks in the index, so a copier of
+ * small files by read/write pays nothing for it. */
+static int stream_fed;
+
+static bool share_on(void)
+{
+	int v = __atomic_load_n(&share_state, __ATOMIC_RELAXED);
+	if (v == 0) {
+		v = !cfg.share || shim_is_secure() ? 1 : -1;
+		__atomic_store_n(&share_state, v, __ATOMIC_RELAXED);
+	}
+	return v < 0;
+}
+
+static bool fsize_unlimited(void);
+
+/* The index, opened for one use (in the frame: our fd is never the
+ * program's to see for longer than the call); -1, and sharing off for this
+ * process, when it is refused. Not under a finite RLIMIT_FSIZE: sizing or
+ * writing the index could draw SIGXFSZ. */
+static int share_index(void)
+{
+	if (!fsize_unlimited())
+		return -1;
+	const char *dir = secure_getenv("XDG_RUNTIME_DIR");
+	int fd = share_open(dir && dir[0] == '/' ? dir : "/dev/shm");
+	if (fd < 0) {
+		__atomic_store_n(&share_state, 1, __ATOMIC_RELAXED);
+		shim_log("no-share", -1, 0, "the index of sources is missing or not ours: no copy crosses a process");
+	}
+	return fd;
+}
+
+/* A thread's first read of a regular file from its start, pending until
+ * the read returns its bytes (copy_read_end). */
+static __thread struct {
+	const void *buf;
+	int fd;
+	off_t off;
+} publishing __attribute__((tls_model("initial-exec")));
+
+/* Names the file on fd into path (cap bytes): false when too long, not
+ * absolute, or deleted. */
+static bool share_path(int fd, char *path, size_t cap)
+{
+	char link[32] = "/proc/self/fd/", digits[12];
+	int k = 0, i = 14;
+	unsigned u = (unsigned)fd;
+	do
+		digits[k++] = (char)('0' + u % 10);
+	while ((u /= 10) && k < 11);
+	while (k)
+		link[i++] = digits[--k];
+	link[i] = 0;
+	long n = SYS(SYS_readlinkat, AT_FDCWD, link, path, cap);
+	if (n <= 0 || (size_t)n >= cap || path[0] != '/')
+		return false;
+	path[n] = 0;
+	static const char deleted[] = " (deleted)";
+	size_t d = sizeof(deleted) - 1;
+	return !((size_t)n >= d && memcmp(path + n - d, deleted, d) == 0);
+}
+
+/*
+ * Publishes the regular file on fd (stat st), read from its start, whose
+ * first SHARE_KEY_LEN bytes are at first (vetted), or, with first NULL,
+ * read here. In the frame already when framed.
+ */
+static void share_publish_fd(int fd, const struct stat *st, const unsigned char *first, bool framed)
+{
+	struct share_entry e;
+	if (!first) {
+		/* The program's transfer reads S too: the same atime. */
+		if (real.pread(fd, &e, SHARE_KEY_LEN, 0) != SHARE_KEY_LEN)
+			return;
+		first = (const unsigned char *)&e;
+	}
+	e.key = share_key(first);
+	if (!e.key || !share_path(fd, e.path, sizeof(e.path)))
+		return;
+	e.dev = st->st_dev;
+	e.ino = st->st_ino;
+	e.size = st->st_size;
+	e.ctime_sec = st->st_ctim.tv_sec;
+	e.ctime_nsec = st->st_ctim.tv_nsec;
+	size_t n = strlen(e.path);
+	memset(e.path + n, 0, sizeof(e.path) - n);
+	struct frame f;
+	if (!framed)
+		frame_enter(&f);
+	int ifd = share_index();
+	if (ifd >= 0) {
+		share_publish(ifd, &e);
+		SYS(SYS_close, ifd);
+	}
+	if (!framed)
+		frame_leave(&f);
+}
+
+void copy_read_end(const void *buf, ssize_t r)
+{
+	if (!buf || publishing.buf != buf)
+		return;
+	publishing.buf = NULL;
+	int fd = publishing.fd;
+	if (r < SHARE_KEY_LEN || !umem_is_vetted(buf, SHARE_KEY_LEN))
+		return;
+	ERRNO_SAVE;
+	struct stat st;
+	/* From its start: a read() is, when it left the offset at r. */
+	if ((publishing.off == 0 || (publishing.off == -1 && xlseek(fd, 0, SEEK_CUR) == (off_t)r)) &&
+	    real_fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= cfg.min_size_floor)
+		share_publish_fd(fd, &st, buf, false);
+	ERRNO_RESTORE;
 }
 
 /* ---- arming ---- */
@@ -891,6 +1019,62 @@ static int candidates(int fd, const void *buf, int *out, int *first)
 }
 
 /*
+ * Whether a first write of n bytes could carry a file another process
+ * published: a process fed by a pipe or a socket (tar x, dd, rsync's
+ * receiver), with at least a key's worth of bytes (tar x's first write of
+ * a file is anything from 512 bytes to 10 KiB). The caller asks only when
+ * the process holds no regular file it read: a process that reads its
+ * sources itself (cpio -p, fed its list by a pipe) copies in-process, and
+ * its small files must not pay for a look. No system call (but
+ * share_on's, once).
+ */
+static bool share_may(size_t n)
+{
+	/* Our open and close of S would drop POSIX locks this process holds
+	 * on it: none may have been taken. */
+	return n >= SHARE_KEY_LEN && __atomic_load_n(&stream_fed, __ATOMIC_RELAXED) &&
+	       !__atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE) && share_on();
+}
+
+/* Room for the names of the index's candidates, behind the one a copy
+ * keeps in c->src.path (PATH_CAP). */
+#define SHARE_NAMES_AT (PATH_CAP - SHARE_WAYS * SHARE_PATH_CAP)
+_Static_assert(SHARE_NAMES_AT >= SHARE_PATH_CAP, "the names fit behind the copy's own");
+
+/*
+ * The index's candidates for a first write starting with the bytes at iov
+ * (n >= SHARE_KEY_LEN): their names into c->src.path + SHARE_NAMES_AT,
+ * SHARE_PATH_CAP bytes apart, their identities into dev[] and ino[].
+ * Returns how many. In the frame.
+ */
+static int share_candidates(struct copy *c, const struct iovec *iov, int cnt, dev_t *dev, ino_t *ino)
+{
+	unsigned char *first = c->src.scratch;
+	size_t got = 0;
+	for (int i = 0; i < cnt && got < SHARE_KEY_LEN; i++) {
+		size_t k = iov[i].iov_len < SHARE_KEY_LEN - got ? iov[i].iov_len : SHARE_KEY_LEN - got;
+		if (k && !umem_read(first + got, iov[i].iov_base, k))
+			return 0;  /* the program's write meets EFAULT */
+		got += k;
+	}
+	if (got < SHARE_KEY_LEN)
+		return 0;
+	uint64_t key = share_key(first);
+	int ifd = key ? share_index() : -1;
+	if (ifd < 0)
+		return 0;
+	struct share_entry *set = (struct share_entry *)(void *)c->src.scratch;
+	int n = share_lookup(ifd, key, set);
+	SYS(SYS_close, ifd);
+	for (int i = 0; i < n; i++) {
+		memcpy(c->src.path + SHARE_NAMES_AT + i * SHARE_PATH_CAP, set[i].path, SHARE_PATH_CAP);
+		dev[i] = (dev_t)set[i].dev;
+		ino[i] = (ino_t)set[i].ino;
+	}
+	return n;
+}
+
+/*
  * First write to fd (an unjudged entry, claimed as FD_BUSY by the
  * caller): decides whether it starts a copy. Returns the new entry.
  */
@@ -910,13 +1094,17 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 	 * closed), when it was read into that buffer too, else last; it is
 	 * opened by name only when its turn comes, and closed before we
 	 * return. */
-	enum { STASHED = -2 };
+	enum { STASHED = -2, SHARED = -3 };  /* SHARED - i: the index's candidate i */
 	struct stashed rec = { 0 };
 	bool have_stash = stash_take(c, &rec);
+	dev_t sdev[SHARE_WAYS];
+	ino_t sino[SHARE_WAYS];
+	int ns = 0;
+	unsigned lockgen = __atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE);
 	int stashed = -1;
 	int live[MAX_CANDIDATES], first;
 	int nl = candidates(fd, buf, live, &first);
-	int cand[MAX_CANDIDATES + 1];
+	int cand[MAX_CANDIDATES + 1 + SHARE_WAYS];
 	int nc = 0;
 	for (int i = 0; i < first; i++)
 		cand[nc++] = live[i];
@@ -926,11 +1114,29 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 		cand[nc++] = live[i];
 	if (have_stash && rec.hint != buf)
 		cand[nc++] = STASHED;
+	/* Last, what other processes read: a process fed by a pipe. */
+	if (nl == 0 && !have_stash && share_may(n))
+		ns = share_candidates(c, iov, cnt, sdev, sino);
+	for (int i = 0; i < ns; i++)
+		cand[nc++] = SHARED - i;
 	/* The best reason a copy was seen but not cloned, for stats and log. */
 	enum why_not why = WHY_COUNT;
 	int why_src = -1;
 	for (int i = 0; i < nc; i++) {
 		int s = cand[i];
+		if (s <= SHARED) {
+			/* Its name where a copy keeps its source's, in place of
+			 * the stash's (tried before it, if any). */
+			int k = SHARED - s;
+			memcpy(c->src.path, c->src.path + SHARE_NAMES_AT + k * SHARE_PATH_CAP, SHARE_PATH_CAP);
+			rec.dev = sdev[k];
+			rec.ino = sino[k];
+			rec.lockgen = lockgen;
+			if (stashed >= 0)
+				SYS(SYS_close, stashed);
+			stashed = -1;
+			s = STASHED;
+		}
 		if (s == STASHED && (s = stashed = source_open_by_name(c->src.path, rec.dev, rec.ino, rec.lockgen)) < 0)
 			continue;
 		struct stat sst;
@@ -977,6 +1183,9 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 			/* From now on S is read by name, for each window. */
 			c->src.bypath = 1;
 			c->src.lockgen = rec.lockgen;
+			c->across = cand[i] <= SHARED;
+			if (c->across)
+				shim_log("clone-across", fd, (long long)sst.st_size, c->src.path);
 		} else {
 			c->src.fd = s;
 			mark_source(s);
@@ -1036,7 +1245,7 @@ static bool finish_if_complete(struct copy *c, int fd)
 	__atomic_store_n(&c->active, 0, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&copies_active, 1, __ATOMIC_RELAXED);
 	window_forget(&c->src);
-	stats_cloned(c->src.size);
+	stats_cloned(c->src.size, c->across);
 	shim_log("complete", fd, (long long)c->hi, NULL);
 	close_privates_locked(c);
 	c->ndest = 0;
@@ -1052,10 +1261,11 @@ static bool finish_if_complete(struct copy *c, int fd)
  * cost 8 system calls, 10 µs per 1-byte file). A source that grew since its
  * first read is missed: a lost clone, never a wrong byte.
  */
-static bool may_have_source(int fd, const void *buf, bool *small_copy)
+static bool may_have_source(int fd, const void *buf, size_t n, bool *small_copy)
 {
 	if (__atomic_load_n(&stash.full, __ATOMIC_RELAXED))
 		return true;
+	bool read_any = false;
 	long long min = cfg.min_size_floor > 0 ? cfg.min_size_floor : 1;
 	for (int s = __atomic_load_n(&fdtab_top, __ATOMIC_RELAXED); s >= 0; s--) {
 		uintptr_t e = fd_get(s);
@@ -1068,6 +1278,7 @@ static bool may_have_source(int fd, const void *buf, bool *small_copy)
 		}
 		if (!fd_was_read(e))
 			continue;
+		read_any = true;
 		long long size = fd_get_size(s);
 		if (size >= min)
 			return true;
@@ -1076,7 +1287,7 @@ static bool may_have_source(int fd, const void *buf, bool *small_copy)
 		if (size > 0 && fd_get_hint(s) == buf)
 			*small_copy = true;
 	}
-	return false;
+	return !read_any && share_may(n);
 }
 
 /* First write with no possible source: classify fd and leave it alone. */
@@ -1101,7 +1312,7 @@ ssize_t copy_write(int fd, uintptr_t ent, const struct iovec *iov, int cnt, off_
 	if (n == 0)
 		return 0;
 	bool small_copy = false;
-	if (fd_unjudged(ent) && !may_have_source(fd, cnt ? iov[0].iov_base : NULL, &small_copy)) {
+	if (fd_unjudged(ent) && !may_have_source(fd, cnt ? iov[0].iov_base : NULL, n, &small_copy)) {
 		judge_without_source(fd, ent, small_copy);
 		return 0;
 	}
@@ -1326,7 +1537,7 @@ static bool clone_whole(int out, int in, dev_t ddev, const struct stat *sst, off
 	/* The kernel's copy_file_range clones too, and reads nothing. */
 	if (!cfr)
 		stamp_read(in, sst);
-	stats_cloned(n);
+	stats_cloned(n, false);
 	shim_log("clone", out, (long long)n, NULL);
 	return true;
 }
@@ -1342,14 +1553,20 @@ static bool clone_whole(int out, int in, dev_t ddev, const struct stat *sst, off
 static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, off_t *outoff, size_t len,
 				bool cfr, struct stat *sst, bool fresh, ssize_t *ret, bool *handled)
 {
-	struct dest_info d;
+	struct dest_info d = { 0 };
 	off_t inpos, outpos = -1;
 	if (!pos_of(in, inoff, &inpos) || (outoff && !umem_read(&outpos, outoff, sizeof(outpos))) ||
 	    !pos_writable(inoff, inpos) || !pos_writable(outoff, outpos))
 		return ent;  /* a bad pointer: the kernel will say EFAULT */
 	uintptr_t v = judge_dest(out, outpos, &d);
-	if (v)
+	if (v) {
+		/* S's start into a pipe or a socket (busybox tar c, sendfile):
+		 * other processes may write its bytes to a file. */
+		if (v == FD_PLAIN && inpos == 0 && (S_ISFIFO(d.st.st_mode) || S_ISSOCK(d.st.st_mode)) && share_on() &&
+		    (fresh || real_fstat(in, sst) == 0) && S_ISREG(sst->st_mode) && sst->st_size >= cfg.min_size_floor)
+			share_publish_fd(in, sst, NULL, true);
 		return v == FD_PLAIN ? v : fd_judged(ent);
+	}
 	/* From S's start, the kernel itself moves S's data: a copy. */
 	enum source_verdict sv = inpos == 0 ? judge_source(out, &d, in, 0, sst, fresh, len) : SRC_NO;
 	if (sv == SRC_OK && !ctime_settled(in, sst))
@@ -1435,6 +1652,33 @@ static bool transfer_may_clone(int in, size_t len, struct stat *st, bool *fresh)
 	return size >= (min > 0 ? min : 1) || (size > 0 && reporting());
 }
 
+/*
+ * A transfer from `in` to the program's standard output, which was written
+ * before (busybox tar c: a header, then
+ * each file by sendfile): S's start into a pipeline, published for the
+ * process at its other end. Only standard output: a server's sendfile to
+ * its sockets pays nothing. Classifies in as transfer_may_clone does.
+ */
+void copy_transfer_to_stdout(int in, off_t *inoff)
+{
+	if (fd_get(in) != FD_UNKNOWN || !share_on())
+		return;
+	ERRNO_SAVE;
+	struct stat st;
+	off_t pos;
+	if (real_fstat(in, &st) == 0) {
+		if (!S_ISREG(st.st_mode)) {
+			fd_cas(in, FD_UNKNOWN, FD_PLAIN);
+		} else {
+			fd_set_size(in, st.st_size);
+			fd_cas(in, FD_UNKNOWN, FD_REG);
+			if (st.st_size >= cfg.min_size_floor && pos_of(in, inoff, &pos) && pos == 0)
+				share_publish_fd(in, &st, NULL, false);
+		}
+	}
+	ERRNO_RESTORE;
+}
+
 ssize_t copy_transfer(int out, int in, off_t *inoff, off_t *outoff, size_t len, bool cfr, bool *handled)
 {
 	*handled = false;
@@ -1495,26 +1739,41 @@ out:
 
 /* A regular file's first read (or a source's read): from now on a possible
  * source, and its reads take the fast path unless it is a copy's source. */
-static void note_read(int fd, uintptr_t ent, const void *buf, bool *vet)
+static void note_read(int fd, uintptr_t ent, const void *buf, off_t off, bool *vet)
 {
-	if (ent == FD_UNKNOWN) {
+	publishing.buf = NULL;
+	if (ent == FD_UNKNOWN || (ent == FD_REG_DONE && cfg.share)) {
+		/* FD_REG_DONE: judged at a write without its type asked (a socket
+		 * written first, then read: rsync's); asked only when sharing, for
+		 * stream_fed. */
 		struct stat st;
 		if (real_fstat(fd, &st) != 0)
 			return;
 		if (!S_ISREG(st.st_mode)) {
-			fd_cas(fd, FD_UNKNOWN, FD_PLAIN);
+			if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+				__atomic_store_n(&stream_fed, 1, __ATOMIC_RELAXED);
+			fd_cas(fd, ent, FD_PLAIN);
 			return;
 		}
 		fd_set_size(fd, st.st_size);
-		if (!fd_cas(fd, FD_UNKNOWN, FD_REG_READ))
+		if (!fd_cas(fd, ent, ent == FD_UNKNOWN ? FD_REG_READ : FD_REG_DONE_READ))
 			return;
 	} else if (!fd_is_reg(ent)) {
 		return;  /* FD_BUSY: judged by another thread just now */
 	} else if (!(ent & FD_SRC_BIT) && !fd_cas(fd, ent, ent | FD_PASS_READ)) {
 		return;
 	}
-	if (buf)
+	if (buf) {
 		fd_hint(fd, buf);
+		/* A first read from the start (pread at 0, or a read whose
+		 * offset copy_read_end checks) of a file worth a clone: other
+		 * processes may be sent its bytes. */
+		if (off >= -1 && off <= 0 && fd_get_size(fd) >= cfg.min_size_floor && share_on()) {
+			publishing.fd = fd;
+			publishing.off = off;
+			publishing.buf = buf;
+		}
+	}
 	*vet = true;
 }
 
@@ -1523,7 +1782,7 @@ size_t copy_read_begin(int fd, uintptr_t ent, size_t n, off_t off, const void *b
 	*vet = false;
 	if (!fd_is_copy(ent)) {
 		ERRNO_SAVE;
-		note_read(fd, ent, buf, vet);
+		note_read(fd, ent, buf, off, vet);
 		ERRNO_RESTORE;
 		return n;
 	}

@@ -83,6 +83,12 @@ void copy_write_unseen(int fd, uintptr_t ent);
  * the kernel fills (a regular file's first read, a source's reads).
  */
 size_t copy_read_begin(int fd, uintptr_t ent, size_t n, off_t off, const void *buf, bool *vet);
+/* After a read copy_read_begin asked to vet returned r: publishes a file
+ * read from its start for other processes (share.h). */
+void copy_read_end(const void *buf, ssize_t r);
+/* Before a sendfile from in to standard output, judged already: publishes
+ * in's file, at its first such transfer from its start (share.h). */
+void copy_transfer_to_stdout(int in, off_t *inoff);
 
 /*
  * sendfile (outoff == NULL, use_out_pos) or copy_file_range (cfr: counts

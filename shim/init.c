@@ -52,6 +52,14 @@ static int started, readied;
 static int ctor_started;
 #endif
 
+bool shim_is_secure(void)
+{
+	for (const ElfW(auxv_t) *a = init_auxv; a && a->a_type != AT_NULL; a++)
+		if (a->a_type == AT_SECURE)
+			return a->a_un.a_val != 0;
+	return SYS(SYS_getuid) != SYS(SYS_geteuid) || SYS(SYS_getgid) != SYS(SYS_getegid);
+}
+
 static bool done(int *step)
 {
 	return __atomic_load_n(step, __ATOMIC_ACQUIRE) == -1;

@@ -67,6 +67,8 @@ static void usage(FILE *f)
 		"  REFLINK_SHIM_MIN_SIZE=N      copy sources smaller than N bytes (K/M/G; 128K\n"
 		"                               into XFS, else 64K; 16K for one sendfile or\n"
 		"                               copy_file_range of it all)\n"
+		"  REFLINK_SHIM_SHARE=1         copies across processes too (rsync, tar | tar;\n"
+		"                               experimental)\n"
 		"  REFLINK_SHIM_MAX_EXTENTS=N   copy sources with more than N extents\n"
 		"                               (default: one per 32 KiB of the file)\n"
 		"  REFLINK_SHIM_LOG=FILE        append one line per decision to FILE\n"
@@ -257,7 +259,7 @@ static void warn_unreachable(const char *cmd)
 /* ---- --stats ---- */
 
 struct totals {
-	unsigned long long cloned, bytes, small, differed, layout, otherfs, failed, shared, unsupported;
+	unsigned long long cloned, crossed, bytes, small, differed, layout, otherfs, failed, shared, unsupported;
 	struct { char name[32]; unsigned long long n; } fs[16];
 	int nfs;
 };
@@ -289,6 +291,7 @@ static void add_record(struct totals *t, char *line)
 		unsigned long long n = strtoull(v, NULL, 10);
 		static const struct { const char *key; size_t off; } fields[] = {
 			{ "cloned", offsetof(struct totals, cloned) },
+			{ "crossed", offsetof(struct totals, crossed) },
 			{ "bytes", offsetof(struct totals, bytes) },
 			{ "small", offsetof(struct totals, small) },
 			{ "differed", offsetof(struct totals, differed) },
@@ -370,7 +373,10 @@ static void print_stats(const char *file)
 		missed += r[i].n;
 	char size[32];
 	human(size, sizeof(size), t.bytes);
-	fprintf(stderr, "%s: %llu file%s cloned (%s shared)", progname, t.cloned, t.cloned == 1 ? "" : "s", size);
+	fprintf(stderr, "%s: %llu file%s cloned (%s shared", progname, t.cloned, t.cloned == 1 ? "" : "s", size);
+	if (t.crossed)
+		fprintf(stderr, "; %llu from a file another process read", t.crossed);
+	fputc(')', stderr);
 	if (missed) {
 		fprintf(stderr, ", %llu cop%s not cloned (", missed, missed == 1 ? "y" : "ies");
 		for (int i = 0; i < nr; i++) {

@@ -3,7 +3,7 @@
  *
  * A record is one line, written with a single write() to a file opened
  * O_APPEND, so records of concurrent processes never interleave:
- *   cloned=2 bytes=1073741824 small=0 differed=1 layout=0 other-fs=0 failed=0 unsupported=ext4:1
+ *   cloned=2 crossed=1 bytes=1073741824 small=0 differed=1 layout=0 other-fs=0 failed=0 unsupported=ext4:1
  */
 #define _GNU_SOURCE
 #include "stats.h"
@@ -18,16 +18,18 @@
 #include "copy.h"
 #include "sys.h"
 
-static unsigned long cloned, shared_bytes, why[WHY_COUNT];
+static unsigned long cloned, crossed, shared_bytes, why[WHY_COUNT];
 
 /* Unsupported copies per filesystem type: a few slots, then "other". */
 #define FS_SLOTS 4
 static long fs_type[FS_SLOTS];
 static unsigned long fs_count[FS_SLOTS];
 
-void stats_cloned(off_t bytes)
+void stats_cloned(off_t bytes, bool across)
 {
 	__atomic_add_fetch(&cloned, 1, __ATOMIC_RELAXED);
+	if (across)
+		__atomic_add_fetch(&crossed, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&shared_bytes, (unsigned long)bytes, __ATOMIC_RELAXED);
 }
 
@@ -76,6 +78,7 @@ static const char *const why_key[WHY_COUNT] = {
 void stats_forget(void)
 {
 	__atomic_store_n(&cloned, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&crossed, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&shared_bytes, 0, __ATOMIC_RELAXED);
 	for (int i = 0; i < WHY_COUNT; i++)
 		__atomic_store_n(&why[i], 0, __ATOMIC_RELAXED);
@@ -90,6 +93,7 @@ void stats_flush(void)
 	if (!cfg.stats || copy_inert || (int)SYS(SYS_getpid) != shim_pid)
 		return;
 	unsigned long c = __atomic_exchange_n(&cloned, 0, __ATOMIC_RELAXED);
+	unsigned long x = __atomic_exchange_n(&crossed, 0, __ATOMIC_RELAXED);
 	unsigned long b = __atomic_exchange_n(&shared_bytes, 0, __ATOMIC_RELAXED);
 	unsigned long w[WHY_COUNT], any = c;
 	for (int i = 0; i < WHY_COUNT; i++)
@@ -99,6 +103,8 @@ void stats_flush(void)
 	char line[512], *p = line, *end = line + sizeof(line) - 1;
 	p = put(p, end, "cloned=");
 	p = put_u(p, end, c);
+	p = put(p, end, " crossed=");
+	p = put_u(p, end, x);
 	p = put(p, end, " bytes=");
 	p = put_u(p, end, b);
 	for (int i = 0; i < WHY_COUNT; i++) {

@@ -10,6 +10,7 @@
 #ifndef SHIM_STATS_H
 #define SHIM_STATS_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /* Why a copy the shim saw was not (wholly) cloned. */
@@ -24,8 +25,9 @@ enum why_not {
 	WHY_COUNT
 };
 
-/* A destination now holds `bytes` shared with its source, wholly cloned. */
-void stats_cloned(off_t bytes);
+/* A destination now holds `bytes` shared with its source, wholly cloned;
+ * across: a source another process read (share.h). */
+void stats_cloned(off_t bytes, bool across);
 
 /* A copy was seen but not cloned; fstype is statfs's f_type for
  * WHY_UNSUPPORTED, else ignored. */

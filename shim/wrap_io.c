@@ -57,8 +57,11 @@ static bool read_begin(int fd, void *buf, size_t n, off_t off, size_t *m, bool *
 
 static inline ssize_t read_end(const void *buf, ssize_t r, bool vet)
 {
-	if (vet && r > 0)
-		umem_vet(buf, (size_t)r);
+	if (vet) {
+		if (r > 0)
+			umem_vet(buf, (size_t)r);
+		copy_read_end(buf, r);
+	}
 	return r;
 }
 
@@ -318,6 +321,8 @@ SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 		ssize_t r = copy_transfer(out, in, off, NULL, count, false, &handled);
 		if (handled)
 			return r;
+	} else if (out == STDOUT_FILENO) {
+		copy_transfer_to_stdout(in, off);
 	}
 	return real.sendfile(out, in, off, count);
 }
