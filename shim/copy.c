@@ -491,7 +491,7 @@ static void stash_remember(int fd)
 	if (!stash_trylock())
 		return;
 	__atomic_store_n(&stash.full, 0, __ATOMIC_RELAXED);
-	if (source_path(fd, stash.path) && real_fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (source_path(fd, stash.path, PATH_CAP) && real_fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		stash.hint = fd_get_hint(fd);
 		stash.dev = st.st_dev;
 		stash.ino = st.st_ino;
@@ -580,27 +580,6 @@ static __thread struct {
 	off_t off;
 } publishing __attribute__((tls_model("initial-exec")));
 
-/* Names the file on fd into path (cap bytes): false when too long, not
- * absolute, or deleted. */
-static bool share_path(int fd, char *path, size_t cap)
-{
-	char link[32] = "/proc/self/fd/", digits[12];
-	int k = 0, i = 14;
-	unsigned u = (unsigned)fd;
-	do
-		digits[k++] = (char)('0' + u % 10);
-	while ((u /= 10) && k < 11);
-	while (k)
-		link[i++] = digits[--k];
-	link[i] = 0;
-	long n = SYS(SYS_readlinkat, AT_FDCWD, link, path, cap);
-	if (n <= 0 || (size_t)n >= cap || path[0] != '/')
-		return false;
-	path[n] = 0;
-	static const char deleted[] = " (deleted)";
-	size_t d = sizeof(deleted) - 1;
-	return !((size_t)n >= d && memcmp(path + n - d, deleted, d) == 0);
-}
 
 /*
  * Publishes the regular file on fd (stat st), read from its start, whose
@@ -617,7 +596,7 @@ static void share_publish_fd(int fd, const struct stat *st, const unsigned char 
 		first = (const unsigned char *)&e;
 	}
 	e.key = share_key(first);
-	if (!e.key || !share_path(fd, e.path, sizeof(e.path)))
+	if (!e.key || !source_path(fd, e.path, sizeof(e.path)))
 		return;
 	e.dev = st->st_dev;
 	e.ino = st->st_ino;
@@ -2108,7 +2087,7 @@ static void drop_fd(int fd, const char *why)
 		pthread_mutex_lock(&c->lock);
 		if (c->active && c->src.fd == fd) {
 			c->src.fd = -1;
-			c->src.bypath = source_path(fd, c->src.path);
+			c->src.bypath = source_path(fd, c->src.path, PATH_CAP);
 			c->src.lockgen = __atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE);
 			if (!c->src.bypath)
 				settle_locked(c, "source closed");

@@ -37,7 +37,7 @@ bool source_map(struct source *src)
 }
 
 /* Reads the link /proc/self/fd/N: no fd, no allocation. */
-bool source_path(int fd, char *path)
+bool source_path(int fd, char *path, size_t cap)
 {
 	char link[32] = "/proc/self/fd/", digits[12];
 	int k = 0, i = 14;
@@ -48,8 +48,9 @@ bool source_path(int fd, char *path)
 	while (k)
 		link[i++] = digits[--k];
 	link[i] = 0;
-	long n = SYS(SYS_readlinkat, AT_FDCWD, link, path, PATH_CAP - 1);
-	if (n <= 0 || path[0] != '/')
+	long n = SYS(SYS_readlinkat, AT_FDCWD, link, path, cap - 1);
+	/* cap - 1 bytes may be a longer name cut short */
+	if (n <= 0 || (size_t)n >= cap - 1 || path[0] != '/')
 		return false;
 	path[n] = 0;
 	static const char deleted[] = " (deleted)";

@@ -54,9 +54,9 @@ static inline bool same_ts(struct timespec a, struct timespec b)
 /* Maps the window, scratch and path buffers once. False when out of memory. */
 bool source_map(struct source *src);
 
-/* Reads fd's name (through /proc/self/fd) into path (PATH_CAP bytes).
- * False for a file that has no name any more. */
-bool source_path(int fd, char *path);
+/* Reads fd's name (through /proc/self/fd) into path (cap bytes). False
+ * for a file that has no name any more, or one too long for path. */
+bool source_path(int fd, char *path, size_t cap);
 
 /*
  * Opens the regular file (dev, ino) at path for our own reading, if the

@@ -54,47 +54,35 @@ trees_same() {
 	done
 }
 
-@test "tar c | tar x: every file a clone, one FICLONE each" {
+# tree_through SCRIPT: SCRIPT (sh; $1 the source tree, $2 the new tree,
+# made empty) plain and under the shim on each reflink filesystem: the same
+# trees, every file shared, one FICLONE each
+tree_through() {
 	need_clone_fs
 	local fs
 	for fs in "${clone_fs[@]}"; do
 		local d; d=$(testdir "$fs")
 		mktree13 "$d/src"
 		mkdir "$d/plain" "$d/shim"
-		tar -C "$d/src" -cf - . | tar -C "$d/plain" -xf -
-		under_shim sh -c 'tar -C "$1" -cf - . | tar -C "$2" -xf -' sh "$d/src" "$d/shim"
+		sh -c "$1" sh "$d/src" "$d/plain"
+		under_shim sh -c "$1" sh "$d/src" "$d/shim"
 		trees_same "$d/plain" "$d/shim"
 		[ "$clones" -eq 3 ] || { echo "$fs: $clones clones"; return 1; }
 	done
+}
+
+@test "tar c | tar x: every file a clone, one FICLONE each" {
+	tree_through 'tar -C "$1" -cf - . | tar -C "$2" -xf -'
 }
 
 @test "busybox tar c | busybox tar x: every file a clone" {
-	need_clone_fs
 	need_cmd busybox
-	local fs
-	for fs in "${clone_fs[@]}"; do
-		local d; d=$(testdir "$fs")
-		mktree13 "$d/src"
-		mkdir "$d/plain" "$d/shim"
-		(cd "$d/src" && busybox tar cf - .) | (cd "$d/plain" && busybox tar xf -)
-		under_shim sh -c '(cd "$1" && busybox tar cf - .) | (cd "$2" && busybox tar xf -)' sh "$d/src" "$d/shim"
-		trees_same "$d/plain" "$d/shim"
-		[ "$clones" -eq 3 ] || { echo "$fs: $clones clones"; return 1; }
-	done
+	tree_through '(cd "$1" && busybox tar cf - .) | (cd "$2" && busybox tar xf -)'
 }
 
 @test "rsync -a (local, whole-file): every file a clone, one FICLONE each" {
-	need_clone_fs
 	need_cmd rsync
-	local fs
-	for fs in "${clone_fs[@]}"; do
-		local d; d=$(testdir "$fs")
-		mktree13 "$d/src"
-		rsync -a "$d/src/" "$d/plain/"
-		under_shim rsync -a "$d/src/" "$d/shim/"
-		trees_same "$d/plain" "$d/shim"
-		[ "$clones" -eq 3 ] || { echo "$fs: $clones clones"; return 1; }
-	done
+	tree_through 'rsync -a "$1/" "$2/"'
 }
 
 @test "rsync --inplace, --append and a delta update stay exact" {
