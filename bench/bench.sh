@@ -390,8 +390,8 @@ table_tree() {
 		[tc1s]="treecopy -j1 under the shim" [tc2s]="treecopy -j2 under the shim" \
 		[tc4s]="treecopy -j4 under the shim" [py]="shutil.copytree (plain)" \
 		[pys]="shutil.copytree under the shim" [rs]="rsync -a (plain)" \
-		[rss]="rsync -a, shim, SHARE=1" [tt]="tar c | tar x (plain)" \
-		[tts]="tar c | tar x, shim, SHARE=1")
+		[rss]="rsync -a under the shim" [tt]="tar c | tar x (plain)" \
+		[tts]="tar c | tar x under the shim")
 	local -A plain=([bbs]=bb [tc4s]=tc4 [pys]=py [rss]=rs [tts]=tt)
 	local tc4_target=1.0x
 	[ "$fs" = xfs ] && tc4_target=0.7x
@@ -408,9 +408,9 @@ table_tree() {
 		py) echo "$work/bin/copytree" ;;
 		pys) echo env LD_PRELOAD="$lib" "$work/bin/copytree" ;;
 		rs) echo "$work/bin/rsynctree" ;;
-		rss) echo env REFLINK_SHIM_SHARE=1 LD_PRELOAD="$lib" "$work/bin/rsynctree" ;;
+		rss) echo env LD_PRELOAD="$lib" "$work/bin/rsynctree" ;;
 		tt) echo "$work/bin/tartree" ;;
-		tts) echo env REFLINK_SHIM_SHARE=1 LD_PRELOAD="$lib" "$work/bin/tartree" ;;
+		tts) echo env LD_PRELOAD="$lib" "$work/bin/tartree" ;;
 		esac
 	}
 	# shellcheck disable=SC2046

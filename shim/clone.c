@@ -187,6 +187,19 @@ bool clone_dev_strictatime(dev_t dev)
 	return v <= 0 || (v & DEV_STRICTATIME);
 }
 
+bool atime_stays(const struct stat *st, bool strictatime)
+{
+	struct timespec now;
+	const struct timespec *a = &st->st_atim;
+	bool later = (a->tv_sec > st->st_mtim.tv_sec ||
+		      (a->tv_sec == st->st_mtim.tv_sec && a->tv_nsec > st->st_mtim.tv_nsec)) &&
+		     (a->tv_sec > st->st_ctim.tv_sec ||
+		      (a->tv_sec == st->st_ctim.tv_sec && a->tv_nsec > st->st_ctim.tv_nsec));
+	/* A minute short of the kernel's day: its clock and ours differ. */
+	return later && !strictatime && clock_gettime(CLOCK_REALTIME_COARSE, &now) == 0 &&
+	       now.tv_sec - a->tv_sec < 24 * 60 * 60 - 60;
+}
+
 int clone_dev_class(dev_t dev)
 {
 	int v = pair_lookup(dev, ~dev);

@@ -14,6 +14,7 @@
 #define SHIM_CLONE_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "stats.h"
@@ -30,6 +31,11 @@ bool clone_possible(int dfd, dev_t ddev, int sfd, dev_t sdev);
 /* Whether every read on this device (one clone_possible said yes to)
  * updates atime: mounted strictatime, as statfs said then. */
 bool clone_dev_strictatime(dev_t dev);
+
+/* Whether a read of the file (stat st) leaves its atime as it is, on a
+ * filesystem mounted relatime or noatime (strictatime false): an atime
+ * later than mtime and ctime and less than a day old. */
+bool atime_stays(const struct stat *st, bool strictatime);
 
 /* The fs_class (fsname.h) of a device clone_possible said yes to, from
  * the cache: no system call. -1 when not known (never asked, or

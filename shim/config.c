@@ -40,6 +40,7 @@ struct shim_config cfg = {
 					    : (RW_BTRFS < RW_OTHER ? RW_BTRFS : RW_OTHER),
 	.whole_min_size = 16 * 1024,
 	.max_extents = -1,
+	.share = 1,
 };
 
 long long parse_size(const char *s)
@@ -149,7 +150,7 @@ void config_init(void)
 			stats = true;
 	}
 	cfg.disabled = disable && *disable && !(disable[0] == '0' && !disable[1]);
-	cfg.share = share && *share && !(share[0] == '0' && !share[1]);
+	cfg.share = !(share && share[0] == '0' && !share[1]);
 	long long n = parse_size(min_size);
 	if (n >= 0) {
 		for (int i = 0; i < FS_CLASSES; i++)

@@ -20,7 +20,7 @@ struct shim_config {
 	off_t min_size[FS_CLASSES];
 	off_t min_size_floor;
 	off_t whole_min_size;
-	int share;           /* REFLINK_SHIM_SHARE=1: copies across processes (share.h) */
+	int share;           /* copies across processes (share.h); REFLINK_SHIM_SHARE=0: none */
 	long max_extents;    /* REFLINK_SHIM_MAX_EXTENTS: more fragmented sources are copied;
 	                        -1: automatic, see clone_extent_limit() */
 	const char *log;     /* REFLINK_SHIM_LOG: file that receives one line per decision */

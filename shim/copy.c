@@ -553,23 +553,26 @@ static bool share_on(void)
 	return v < 0;
 }
 
-static bool fsize_unlimited(void);
-
-/* The index, opened for one use (in the frame: our fd is never the
- * program's to see for longer than the call); -1, and sharing off for this
- * process, when it is refused. Not under a finite RLIMIT_FSIZE: sizing or
- * writing the index could draw SIGXFSZ. */
-static int share_index(void)
+/* The index, attached at this process's first use of it; NULL, and
+ * sharing off for this process, when it is refused. */
+static struct share_index *share_index(void)
 {
-	if (!fsize_unlimited())
-		return -1;
-	const char *dir = secure_getenv("XDG_RUNTIME_DIR");
-	int fd = share_open(dir && dir[0] == '/' ? dir : "/dev/shm");
-	if (fd < 0) {
+	ERRNO_SAVE;  /* a first write's errno is the program's */
+	struct share_index *ix = share_attach(fdtab_spare, FDTAB_SPARE);
+	if (!ix) {
 		__atomic_store_n(&share_state, 1, __ATOMIC_RELAXED);
-		shim_log("no-share", -1, 0, "the index of sources is missing or not ours: no copy crosses a process");
+		shim_log("no-share", -1, errno, "the index of sources cannot be attached or is not ours: no copy crosses a process");
 	}
-	return fd;
+	ERRNO_RESTORE;
+	return ix;
+}
+
+void copy_creds_changed(void)
+{
+	if (share_detach_if_other_user(fdtab_spare)) {
+		__atomic_store_n(&share_state, 1, __ATOMIC_RELAXED);
+		shim_log("no-share", -1, 0, "the effective user changed: no copy crosses a process");
+	}
 }
 
 /* A thread's first read of a regular file from its start, pending until
@@ -578,15 +581,19 @@ static __thread struct {
 	const void *buf;
 	int fd;
 	off_t off;
+	bool known;         /* dev and ino from the fstat that classified fd */
+	dev_t dev;
+	ino_t ino;
 } publishing __attribute__((tls_model("initial-exec")));
 
 
 /*
- * Publishes the regular file on fd (stat st), read from its start, whose
+ * Publishes the regular file (dev, ino) on fd, read from its start, whose
  * first SHARE_KEY_LEN bytes are at first (vetted), or, with first NULL,
- * read here. In the frame already when framed.
+ * read here. No fd of ours and no gate: a signal handler publishing
+ * meanwhile at most tears a slot, which then reads as empty.
  */
-static void share_publish_fd(int fd, const struct stat *st, const unsigned char *first, bool framed)
+static void share_publish_fd(int fd, dev_t dev, ino_t ino, const unsigned char *first)
 {
 	struct share_entry e;
 	if (!first) {
@@ -598,23 +605,11 @@ static void share_publish_fd(int fd, const struct stat *st, const unsigned char 
 	e.key = share_key(first);
 	if (!e.key || !source_path(fd, e.path, sizeof(e.path)))
 		return;
-	e.dev = st->st_dev;
-	e.ino = st->st_ino;
-	e.size = st->st_size;
-	e.ctime_sec = st->st_ctim.tv_sec;
-	e.ctime_nsec = st->st_ctim.tv_nsec;
-	size_t n = strlen(e.path);
-	memset(e.path + n, 0, sizeof(e.path) - n);
-	struct frame f;
-	if (!framed)
-		frame_enter(&f);
-	int ifd = share_index();
-	if (ifd >= 0) {
-		share_publish(ifd, &e);
-		SYS(SYS_close, ifd);
-	}
-	if (!framed)
-		frame_leave(&f);
+	e.dev = dev;
+	e.ino = ino;
+	struct share_index *ix = share_index();
+	if (ix)
+		share_publish(ix, &e);
 }
 
 void copy_read_end(const void *buf, ssize_t r)
@@ -628,9 +623,12 @@ void copy_read_end(const void *buf, ssize_t r)
 	ERRNO_SAVE;
 	struct stat st;
 	/* From its start: a read() is, when it left the offset at r. */
-	if ((publishing.off == 0 || (publishing.off == -1 && xlseek(fd, 0, SEEK_CUR) == (off_t)r)) &&
-	    real_fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= cfg.min_size_floor)
-		share_publish_fd(fd, &st, buf, false);
+	if (publishing.off == 0 || (publishing.off == -1 && xlseek(fd, 0, SEEK_CUR) == (off_t)r)) {
+		if (publishing.known)
+			share_publish_fd(fd, publishing.dev, publishing.ino, buf);
+		else if (real_fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= cfg.min_size_floor)
+			share_publish_fd(fd, st.st_dev, st.st_ino, buf);
+	}
 	ERRNO_RESTORE;
 }
 
@@ -1015,6 +1013,109 @@ static bool share_may(size_t n)
 	       !__atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE) && share_on();
 }
 
+/*
+ * Whether the index lists a file starting with the SHARE_KEY_LEN bytes at
+ * buf (the first write's first buffer; one shorter than that may be, and
+ * goes to the full look). One process_vm_readv, no gate: a process fed
+ * small files by a pipe (tar x) pays only this for each (it paid four
+ * more, the gate's two and judge_dest's fstat and lseek, when the index
+ * was looked in only after them). Out of line: its 512 bytes of stack
+ * are not the caller's.
+ */
+static __attribute__((noinline)) bool share_listed(const void *buf, size_t len)
+{
+	if (len < SHARE_KEY_LEN)
+		return true;
+	/* Always a copy, never the bytes in place, even when vetted: this runs
+	 * at a first write of any process fed by a pipe, and a buffer in a
+	 * MAP_SHARED mapping of a file truncated since its read would fault
+	 * (SIGBUS) where the kernel says EFAULT (a helper's attack). */
+	unsigned char first[SHARE_KEY_LEN];
+	if (!umem_read(first, buf, SHARE_KEY_LEN))
+		return false;  /* the kernel will say EFAULT */
+	uint64_t key = share_key(first);
+	struct share_index *ix = key ? share_index() : NULL;
+	return ix && share_has(ix, key);
+}
+
+/*
+ * Whether this process image may hold a POSIX lock it did not take through
+ * us: one its earlier image took before an exec (POSIX locks survive exec,
+ * copy_lock_gen counts only ours). Opening and closing a file another
+ * process read would drop such a lock on it (a helper's attack: a lock
+ * taken, then dd exec'd, read as unlocked by another process once dd's
+ * copy crossed). Read from /proc/locks once per image, at its first look
+ * that found a candidate; unreadable counts as "may". In the frame.
+ */
+static int locks_known;  /* 0: not read yet; 1: none; -1: some, or cannot tell */
+
+/* Whether one line of /proc/locks ("1: POSIX  ADVISORY  WRITE <pid> ...";
+ * a waiter's has "->" after the number) is a POSIX lock held by pid. */
+static bool lock_line_ours(const char *s, int pid)
+{
+	char field[5][12];
+	int n = 0;
+	while (*s && n < 5) {
+		while (*s == ' ')
+			s++;
+		size_t k = 0;
+		while (*s && *s != ' ') {
+			if (k < sizeof(field[0]) - 1)
+				field[n][k++] = *s;
+			s++;
+		}
+		field[n++][k] = 0;
+	}
+	if (n < 5 || strcmp(field[1], "POSIX") != 0)
+		return false;
+	long v = 0;
+	for (const char *p = field[4]; *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (*p - '0');
+	return v == pid;
+}
+
+static __attribute__((noinline)) bool locks_inherited(void)
+{
+	int k = __atomic_load_n(&locks_known, __ATOMIC_RELAXED);
+	if (k)
+		return k < 0;
+	/* /proc/locks names pids as the pid namespace /proc was mounted for
+	 * sees them, which need not be ours (unshare -p without
+	 * --mount-proc): look for the pid /proc/self names. */
+	char self[16];
+	long n = SYS(SYS_readlinkat, AT_FDCWD, "/proc/self", self, sizeof(self) - 1);
+	int pid = 0;
+	for (long i = 0; i < n && self[i] >= '0' && self[i] <= '9'; i++)
+		pid = pid * 10 + (self[i] - '0');
+	int fd = pid > 0 ? (int)SYS(SYS_openat, AT_FDCWD, "/proc/locks", O_RDONLY | O_CLOEXEC | O_NOCTTY) : -1;
+	bool some = fd < 0;
+	char buf[256], line[96];
+	size_t len = 0;
+	long r;
+	while (!some && (r = SYS(SYS_read, fd, buf, sizeof(buf))) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			some = true;
+			break;
+		}
+		for (long i = 0; i < r && !some; i++) {
+			if (buf[i] != '\n') {
+				if (len < sizeof(line) - 1)
+					line[len++] = buf[i];
+				continue;
+			}
+			line[len] = 0;
+			len = 0;
+			some = lock_line_ours(line, pid);
+		}
+	}
+	if (fd >= 0)
+		SYS(SYS_close, fd);
+	__atomic_store_n(&locks_known, some ? -1 : 1, __ATOMIC_RELAXED);
+	return some;
+}
+
 /* Room for the names of the index's candidates, behind the one a copy
  * keeps in c->src.path (PATH_CAP). */
 #define SHARE_NAMES_AT (PATH_CAP - SHARE_WAYS * SHARE_PATH_CAP)
@@ -1039,12 +1140,11 @@ static int share_candidates(struct copy *c, const struct iovec *iov, int cnt, de
 	if (got < SHARE_KEY_LEN)
 		return 0;
 	uint64_t key = share_key(first);
-	int ifd = key ? share_index() : -1;
-	if (ifd < 0)
+	struct share_index *ix = key ? share_index() : NULL;
+	if (!ix)
 		return 0;
 	struct share_entry *set = (struct share_entry *)(void *)c->src.scratch;
-	int n = share_lookup(ifd, key, set);
-	SYS(SYS_close, ifd);
+	int n = share_lookup(ix, key, set);
 	for (int i = 0; i < n; i++) {
 		memcpy(c->src.path + SHARE_NAMES_AT + i * SHARE_PATH_CAP, set[i].path, SHARE_PATH_CAP);
 		dev[i] = (dev_t)set[i].dev;
@@ -1094,7 +1194,7 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 	if (have_stash && rec.hint != buf)
 		cand[nc++] = STASHED;
 	/* Last, what other processes read: a process fed by a pipe. */
-	if (nl == 0 && !have_stash && share_may(n))
+	if (nl == 0 && !have_stash && share_may(n) && !locks_inherited())
 		ns = share_candidates(c, iov, cnt, sdev, sino);
 	for (int i = 0; i < ns; i++)
 		cand[nc++] = SHARED - i;
@@ -1240,7 +1340,7 @@ static bool finish_if_complete(struct copy *c, int fd)
  * cost 8 system calls, 10 µs per 1-byte file). A source that grew since its
  * first read is missed: a lost clone, never a wrong byte.
  */
-static bool may_have_source(int fd, const void *buf, size_t n, bool *small_copy)
+static bool may_have_source(int fd, const void *buf, size_t len, size_t n, bool *small_copy)
 {
 	if (__atomic_load_n(&stash.full, __ATOMIC_RELAXED))
 		return true;
@@ -1266,7 +1366,7 @@ static bool may_have_source(int fd, const void *buf, size_t n, bool *small_copy)
 		if (size > 0 && fd_get_hint(s) == buf)
 			*small_copy = true;
 	}
-	return !read_any && share_may(n);
+	return !read_any && share_may(n) && share_listed(buf, len);
 }
 
 /* First write with no possible source: classify fd and leave it alone. */
@@ -1291,7 +1391,8 @@ ssize_t copy_write(int fd, uintptr_t ent, const struct iovec *iov, int cnt, off_
 	if (n == 0)
 		return 0;
 	bool small_copy = false;
-	if (fd_unjudged(ent) && !may_have_source(fd, cnt ? iov[0].iov_base : NULL, n, &small_copy)) {
+	if (fd_unjudged(ent) &&
+	    !may_have_source(fd, cnt ? iov[0].iov_base : NULL, cnt ? iov[0].iov_len : 0, n, &small_copy)) {
 		judge_without_source(fd, ent, small_copy);
 		return 0;
 	}
@@ -1459,15 +1560,7 @@ static size_t transfer_len(struct copy *c, int out, size_t len, bool cfr)
  */
 static void stamp_read(int in, const struct stat *st)
 {
-	struct timespec now;
-	const struct timespec *a = &st->st_atim;
-	bool later = (a->tv_sec > st->st_mtim.tv_sec ||
-		      (a->tv_sec == st->st_mtim.tv_sec && a->tv_nsec > st->st_mtim.tv_nsec)) &&
-		     (a->tv_sec > st->st_ctim.tv_sec ||
-		      (a->tv_sec == st->st_ctim.tv_sec && a->tv_nsec > st->st_ctim.tv_nsec));
-	/* A minute short of the kernel's day: its clock and ours differ. */
-	if (later && !clone_dev_strictatime(st->st_dev) && clock_gettime(CLOCK_REALTIME_COARSE, &now) == 0 &&
-	    now.tv_sec - a->tv_sec < 24 * 60 * 60 - 60)
+	if (atime_stays(st, clone_dev_strictatime(st->st_dev)))
 		return;
 	char b;
 	int saved = errno;
@@ -1543,7 +1636,7 @@ static uintptr_t first_transfer(uintptr_t ent, int out, int in, off_t *inoff, of
 		 * other processes may write its bytes to a file. */
 		if (v == FD_PLAIN && inpos == 0 && (S_ISFIFO(d.st.st_mode) || S_ISSOCK(d.st.st_mode)) && share_on() &&
 		    (fresh || real_fstat(in, sst) == 0) && S_ISREG(sst->st_mode) && sst->st_size >= cfg.min_size_floor)
-			share_publish_fd(in, sst, NULL, true);
+			share_publish_fd(in, sst->st_dev, sst->st_ino, NULL);
 		return v == FD_PLAIN ? v : fd_judged(ent);
 	}
 	/* From S's start, the kernel itself moves S's data: a copy. */
@@ -1652,7 +1745,7 @@ void copy_transfer_to_stdout(int in, off_t *inoff)
 			fd_set_size(in, st.st_size);
 			fd_cas(in, FD_UNKNOWN, FD_REG);
 			if (st.st_size >= cfg.min_size_floor && pos_of(in, inoff, &pos) && pos == 0)
-				share_publish_fd(in, &st, NULL, false);
+				share_publish_fd(in, st.st_dev, st.st_ino, NULL);
 		}
 	}
 	ERRNO_RESTORE;
@@ -1721,6 +1814,7 @@ out:
 static void note_read(int fd, uintptr_t ent, const void *buf, off_t off, bool *vet)
 {
 	publishing.buf = NULL;
+	publishing.known = false;
 	if (ent == FD_UNKNOWN || (ent == FD_REG_DONE && cfg.share)) {
 		/* FD_REG_DONE: judged at a write without its type asked (a socket
 		 * written first, then read: rsync's); asked only when sharing, for
@@ -1728,6 +1822,9 @@ static void note_read(int fd, uintptr_t ent, const void *buf, off_t off, bool *v
 		struct stat st;
 		if (real_fstat(fd, &st) != 0)
 			return;
+		publishing.dev = st.st_dev;
+		publishing.ino = st.st_ino;
+		publishing.known = true;
 		if (!S_ISREG(st.st_mode)) {
 			if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
 				__atomic_store_n(&stream_fed, 1, __ATOMIC_RELAXED);

@@ -86,6 +86,9 @@ size_t copy_read_begin(int fd, uintptr_t ent, size_t n, off_t off, const void *b
 /* After a read copy_read_begin asked to vet returned r: publishes a file
  * read from its start for other processes (share.h). */
 void copy_read_end(const void *buf, ssize_t r);
+/* After a successful setuid, seteuid, setreuid or setresuid: a process
+ * whose effective user changed stops sharing (share.h). */
+void copy_creds_changed(void);
 /* Before a sendfile from in to standard output, judged already: publishes
  * in's file, at its first such transfer from its start (share.h). */
 void copy_transfer_to_stdout(int in, off_t *inoff);

@@ -76,6 +76,17 @@ extern int fdtab_top;              /* no fd above this has ever had an entry */
 /* Allocates the table (lazily faulted anonymous memory). */
 void fdtab_init(void);
 
+/*
+ * The end of the table's mapping: FDTAB_SPARE bytes of address space the
+ * index of sources (share.h) is attached over. Mapped with the table, at
+ * start-up, so it is never a range the program held: a program that
+ * unmaps a range twice, or maps MAP_FIXED where it unmapped, cannot hit
+ * it (a segment attached wherever the kernel chose was overwritten so, and
+ * the next publish wrote into the program's data). NULL when not mapped.
+ */
+#define FDTAB_SPARE ((size_t)640 << 10)
+extern void *fdtab_spare;
+
 /* Turns the table on: from here on the wrappers' fast path calls the real
  * functions directly, so init publishes it only once they are resolved. */
 void fdtab_publish(void);

@@ -2,121 +2,215 @@
  * share.c — the per-user index of sources other processes read (share.h).
  *
  * Only raw system calls and no allocation: it runs inside wrappers, on
- * small stacks, in processes that may have lowered every limit.
+ * small stacks, in processes that may have lowered every limit. No fd:
+ * the segment is attached once and read and written as memory.
  */
 #define _GNU_SOURCE
 #include "share.h"
 
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
 
 #include "sys.h"
 
-/* FNV-1a, 64 bits: cheap, and only ever a proposal (every candidate is
- * compared byte for byte before anything is done on its strength). */
-static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
+/*
+ * A 64-bit hash of n bytes at p (n a multiple of 8), a word at a time
+ * (FNV-1a's step over words, then a final mix): every first read of a
+ * large file hashes 512 bytes, and FNV over bytes cost `tar cf` 3,000
+ * instructions a file (callgrind). Only ever a proposal: every candidate
+ * is compared byte for byte before anything is done on its strength.
+ */
+static uint64_t hash_words(uint64_t h, const unsigned char *p, size_t n, uint64_t *any)
 {
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
+	uint64_t or = 0;
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		or |= w;
+		h = (h ^ w) * 0x100000001b3ULL;
 	}
-	return h;
+	if (any)
+		*any = or;
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ULL;
+	return h ^ (h >> 32);
 }
 
-#define FNV_BASIS 0xcbf29ce484222325ULL
+#define HASH_BASIS 0xcbf29ce484222325ULL
 
 uint64_t share_key(const unsigned char *p)
 {
 	/* Disk and ISO images start with zeros: one such file published
 	 * would be every zero-filled first write's candidate, cloned whole
 	 * and cut back each time. */
-	size_t i = 0;
-	while (i < SHARE_KEY_LEN && !p[i])
-		i++;
-	if (i == SHARE_KEY_LEN)
+	uint64_t any;
+	uint64_t k = hash_words(HASH_BASIS, p, SHARE_KEY_LEN, &any);
+	if (!any)
 		return 0;
-	uint64_t k = fnv(FNV_BASIS, p, SHARE_KEY_LEN);
 	return k ? k : 1;  /* 0 marks an empty slot */
 }
 
-/* Everything before the sum, the path up to its NUL only (the bytes after
- * it are whatever the writer's buffer held). */
+/* Everything before the sum, the path up to the word holding its NUL
+ * (share_publish zeroes the rest of that word). */
 static uint64_t share_sum(const struct share_entry *e)
 {
 	size_t n = strnlen(e->path, SHARE_PATH_CAP);
-	uint64_t h = fnv(FNV_BASIS, (const unsigned char *)e, offsetof(struct share_entry, path));
-	h = fnv(h, (const unsigned char *)e->path, n);
-	return h ^ 0x5265666c696e6b31ULL;  /* an all-zero slot does not sum to 0 */
+	size_t words = offsetof(struct share_entry, path) + ((n + 8) & ~(size_t)7);
+	if (words > offsetof(struct share_entry, sum))
+		words = offsetof(struct share_entry, sum);
+	return hash_words(HASH_BASIS, (const unsigned char *)e, words, NULL) ^ 0x5265666c696e6b31ULL;
 }
 
-/* "reflink-shim-index-v1-<euid>" after dir and a slash; false if too long. */
-static bool index_path(const char *dir, char *out, size_t cap)
+struct share_index {
+	uint64_t magic;
+	unsigned char pad[SHARE_SLOT - 8];
+	struct share_entry slot[SHARE_SETS][SHARE_WAYS];
+};
+
+_Static_assert(sizeof(struct share_index) == SHARE_BYTES, "the segment is the index");
+
+static struct share_index *attached;
+static uid_t attached_euid;
+
+/* Gives [at, at + len) back to anonymous memory of ours, atomically: a
+ * thread still writing a slot there writes into nothing that matters,
+ * and the range is never left for the kernel to hand to the program. */
+static void unattach(void *at, size_t len)
 {
-	static const char base[] = "/reflink-shim-index-v1-";
-	size_t d = strlen(dir);
-	if (d == 0 || dir[0] != '/' || d + sizeof(base) + 12 > cap)
+	SYS(SYS_mmap, at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+}
+
+struct share_index *share_attach(void *at, size_t room)
+{
+	struct share_index *ix = __atomic_load_n(&attached, __ATOMIC_ACQUIRE);
+	if (ix)
+		return ix;
+	/* The kernel maps whole pages (up to 64 KiB on aarch64). */
+	size_t len = (SHARE_BYTES + 0xffff) & ~(size_t)0xffff;
+	if (!at || room < len) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	uid_t euid = (uid_t)SYS(SYS_geteuid);
+	int key = (int)(SHARE_IPC_KEY ^ (unsigned)euid);
+	if (key == IPC_PRIVATE) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/* IPC_CREAT's mode is not cut by the umask. An existing segment keeps
+	 * its own: another user's that we may not use answers EACCES, one
+	 * shorter than ours EINVAL; the rest is checked below. */
+	int id = (int)SYS(SYS_shmget, key, SHARE_BYTES, IPC_CREAT | 0600);
+	if (id < 0)
+		return NULL;
+	struct shmid_ds ds;
+	if (SYS(SYS_shmctl, id, IPC_STAT, &ds) != 0)
+		return NULL;
+	if (ds.shm_perm.uid != euid || ds.shm_perm.cuid != euid || (ds.shm_perm.mode & 0777) != 0600 ||
+	    ds.shm_segsz != SHARE_BYTES) {
+		errno = EPERM;
+		return NULL;
+	}
+	/* Over our own reserved range (SHM_REMAP: replacing it). A failed
+	 * attach may have unmapped it: it is made ours again. */
+	if (SYS(SYS_shmat, id, at, SHM_REMAP) == -1) {
+		int e = errno;
+		unattach(at, len);
+		errno = e;
+		return NULL;
+	}
+	ix = at;
+	/* A new segment is zeroed; whoever comes first claims it. */
+	uint64_t zero = 0;
+	__atomic_compare_exchange_n(&ix->magic, &zero, SHARE_MAGIC, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&ix->magic, __ATOMIC_ACQUIRE) != SHARE_MAGIC) {
+		unattach(at, len);
+		errno = EPERM;
+		return NULL;
+	}
+	/* Not in a core dump (it holds other processes' file names), and not
+	 * locked by an mlockall(MCL_FUTURE): the program's RLIMIT_MEMLOCK is
+	 * its own. */
+	SYS(SYS_madvise, at, len, MADV_DONTDUMP);
+	SYS(SYS_munlock, at, len);
+	/* Another thread, or a signal handler, may have attached meanwhile:
+	 * at the same address, so either attachment is the one kept. */
+	attached_euid = euid;
+	__atomic_store_n(&attached, ix, __ATOMIC_SEQ_CST);
+	/* A setuid on another thread since our geteuid found nothing attached
+	 * to detach (3 runs of 400, a helper's attack): once stored, either it
+	 * sees ours, or we see its new user here. */
+	if ((uid_t)SYS(SYS_geteuid) != euid) {
+		share_detach_if_other_user(at);
+		errno = EPERM;
+		return NULL;
+	}
+	return ix;
+}
+
+bool share_detach_if_other_user(void *at)
+{
+	struct share_index *ix = __atomic_load_n(&attached, __ATOMIC_SEQ_CST);
+	if (!ix || (uid_t)SYS(SYS_geteuid) == attached_euid)
 		return false;
-	memcpy(out, dir, d);
-	memcpy(out + d, base, sizeof(base) - 1);
-	size_t k = d + sizeof(base) - 1;
-	char digits[12];
-	int n = 0;
-	unsigned long u = (unsigned long)SYS(SYS_geteuid);
-	do
-		digits[n++] = (char)('0' + u % 10);
-	while ((u /= 10) && n < 11);
-	while (n)
-		out[k++] = digits[--n];
-	out[k] = 0;
+	__atomic_store_n(&attached, NULL, __ATOMIC_RELEASE);
+	unattach(at, (SHARE_BYTES + 0xffff) & ~(size_t)0xffff);
 	return true;
 }
 
-int share_open(const char *dir)
+/*
+ * Other processes (and threads) write the slots while we read them: word
+ * by word, relaxed atomic loads and stores (plain moves on x86_64 and
+ * aarch64), so that a torn slot is the only outcome, caught by its
+ * checksum, and ThreadSanitizer sees no data race.
+ */
+static void words_store(uint64_t *dst, const uint64_t *src, size_t n)
 {
-	char path[256];
-	if (!index_path(dir, path, sizeof(path)))
-		return -1;
-	int fd = (int)SYS(SYS_openat, AT_FDCWD, path,
-			  O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
-	if (fd < 0)
-		return -1;
-	struct stat st;
-	bool ok = SYS(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == (uid_t)SYS(SYS_geteuid) &&
-		  (st.st_mode & 07777) == 0600 && st.st_nlink == 1;
-	/* Sized by its creator right after the open; one that died first left
-	 * it empty, and the next process sizes it. */
-	if (ok && st.st_size == 0)
-		ok = SYS(SYS_ftruncate, fd, SHARE_BYTES) == 0;
-	else if (ok)
-		ok = st.st_size == SHARE_BYTES;
-	if (!ok) {
-		SYS(SYS_close, fd);
-		return -1;
-	}
-	return fd;
+	for (size_t i = 0; i < n; i++)
+		__atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
 }
 
-static off_t set_offset(uint64_t key)
+static void words_load(uint64_t *dst, const uint64_t *src, size_t n)
 {
-	return (off_t)(key % SHARE_SETS) * SHARE_WAYS * SHARE_SLOT;
+	for (size_t i = 0; i < n; i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
 
-bool share_publish(int ifd, struct share_entry *e)
+static struct share_entry *set_of(struct share_index *ix, uint64_t key)
 {
-	if (!e->key || strnlen(e->path, SHARE_PATH_CAP) == SHARE_PATH_CAP)
+	return ix->slot[key % SHARE_SETS];
+}
+
+bool share_publish(struct share_index *ix, struct share_entry *e)
+{
+	size_t n = strnlen(e->path, SHARE_PATH_CAP);
+	if (!e->key || n == SHARE_PATH_CAP)
 		return false;
+	memset(e->path + n, 0, SHARE_PATH_CAP - n);  /* share_sum's last word */
 	e->sum = share_sum(e);
 	unsigned way = (unsigned)((e->ino ^ (e->ino >> 17) ^ e->dev) % SHARE_WAYS);
-	off_t at = set_offset(e->key) + (off_t)way * SHARE_SLOT;
-	return SYS(SYS_pwrite64, ifd, e, sizeof(*e), at) == (long)sizeof(*e);
+	words_store((uint64_t *)(void *)&set_of(ix, e->key)[way], (const uint64_t *)(const void *)e, sizeof(*e) / 8);
+	return true;
 }
 
-int share_lookup(int ifd, uint64_t key, struct share_entry *set)
+bool share_has(const struct share_index *ix, uint64_t key)
 {
-	size_t len = sizeof(*set) * SHARE_WAYS;
-	if (!key || SYS(SYS_pread64, ifd, set, len, set_offset(key)) != (long)len)
+	const struct share_entry *set = set_of((struct share_index *)ix, key);
+	for (int i = 0; i < SHARE_WAYS; i++)
+		if (__atomic_load_n(&set[i].key, __ATOMIC_RELAXED) == key)
+			return key != 0;
+	return false;
+}
+
+int share_lookup(const struct share_index *ix, uint64_t key, struct share_entry *set)
+{
+	if (!key)
 		return 0;
+	/* A copy first: other processes may be writing the slots. */
+	words_load((uint64_t *)(void *)set, (const uint64_t *)(const void *)set_of((struct share_index *)ix, key),
+		   sizeof(*set) * SHARE_WAYS / 8);
 	int n = 0;
 	for (int i = 0; i < SHARE_WAYS; i++) {
 		struct share_entry *e = &set[i];

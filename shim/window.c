@@ -13,9 +13,12 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "clone.h"
 #include "copy.h"
 #include "real.h"
 #include "sys.h"
@@ -73,7 +76,19 @@ int source_open_by_name(const char *path, dev_t dev, ino_t ino, unsigned lockgen
 	if (SYS(SYS_newfstatat, AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_dev != dev || st.st_ino != ino)
 		return -1;
-	int fd = (int)SYS(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	/* Our reads must not stamp S's atime: the program's own (or another
+	 * process's, which may have used O_NOATIME too) were all it had.
+	 * O_NOATIME needs S's owner or CAP_FOWNER; without it, S is read only
+	 * where the mount's relatime rule leaves its atime as it is. */
+	int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
+	int fd = (int)SYS(SYS_openat, AT_FDCWD, path, flags | O_NOATIME);
+	if (fd < 0 && errno == EPERM) {
+		struct statfs sf;
+		if (SYS(SYS_statfs, path, &sf) != 0 ||
+		    !atime_stays(&st, !(sf.f_flags & (ST_RELATIME | ST_NOATIME))))
+			return -1;
+		fd = (int)SYS(SYS_openat, AT_FDCWD, path, flags);
+	}
 	if (fd < 0)
 		return -1;
 	if (real_fstat(fd, &st) != 0 || st.st_dev != dev || st.st_ino != ino) {

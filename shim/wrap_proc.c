@@ -113,6 +113,44 @@ SHIM_EXPORT int prctl(int option, ...)
 	return real.prctl(option, a, b, c, d);
 }
 
+/* A change of effective user ends this process's part in copies across
+ * processes (copy_creds_changed): a root daemon that attached root's
+ * index must not keep it once it runs as someone else, nor publish root's
+ * files into another user's. */
+static int creds_changed(int r)
+{
+	if (r == 0) {
+		ERRNO_SAVE;
+		copy_creds_changed();
+		ERRNO_RESTORE;
+	}
+	return r;
+}
+
+SHIM_EXPORT int setuid(uid_t uid)
+{
+	ENSURE_INIT();
+	return creds_changed(real.setuid(uid));
+}
+
+SHIM_EXPORT int seteuid(uid_t euid)
+{
+	ENSURE_INIT();
+	return creds_changed(real.seteuid(euid));
+}
+
+SHIM_EXPORT int setreuid(uid_t ruid, uid_t euid)
+{
+	ENSURE_INIT();
+	return creds_changed(real.setreuid(ruid, euid));
+}
+
+SHIM_EXPORT int setresuid(uid_t ruid, uid_t euid, uid_t suid)
+{
+	ENSURE_INIT();
+	return creds_changed(real.setresuid(ruid, euid, suid));
+}
+
 /*
  * A copy is armed only under an unlimited RLIMIT_FSIZE (a write we accept
  * skips the kernel's EFBIG and SIGXFSZ); once the program sets that limit,

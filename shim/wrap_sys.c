@@ -107,6 +107,20 @@ SHIM_EXPORT long syscall(long n, ...)
 		fd_descriptions_shared();
 		return r;
 	}
+	case SYS_setuid:
+	case SYS_setreuid:
+	case SYS_setresuid: {
+		/* This thread's credentials only (the C library's set*id change
+		 * every thread's): the process's part in sharing ends all the
+		 * same (copy_creds_changed). */
+		long r = SYS(n, a, b, c, d, e, f);
+		if (r == 0) {
+			ERRNO_SAVE;
+			copy_creds_changed();
+			ERRNO_RESTORE;
+		}
+		return r;
+	}
 	case SYS_seccomp:
 		/* SECCOMP_SET_MODE_STRICT (0) and _FILTER (1) install one. */
 		if (a == 0 || a == 1) {

@@ -1,21 +1,26 @@
 #!/usr/bin/env bats
-# Issue 13: copies whose bytes cross a pipe between two processes, with
-# REFLINK_SHIM_SHARE=1 (off by default: see docs/DESIGN.md, "Copies across
-# processes"). Each test runs the pipeline plain and under the shim (every
-# process of it), and compares: same bytes, sizes and holes; under the
-# shim, every destination shared (FIEMAP) and one FICLONE per file
-# (strace -f). The shim's index of sources (shim/share.h) lives in a
-# directory of the test's own (XDG_RUNTIME_DIR), so tests never see each
-# other's entries.
+# Issue 13: copies whose bytes cross a pipe between two processes (see
+# docs/DESIGN.md, "Copies across processes"). Each test runs the pipeline
+# plain and under the shim (every process of it), and compares: same
+# bytes, sizes and holes; under the shim, every destination shared
+# (FIEMAP) and one FICLONE per file (strace -f). The shim's index of
+# sources (shim/share.h) is a System V segment per user and IPC namespace:
+# each run under the shim gets a namespace of its own (unshare --ipc), so
+# runs never see each other's entries.
 
 load helpers
 
 SZ=$((3 * 1024 * 1024 + 1234))
+shmindex=$SHIM_PROGS/shmindex
 
 setup() {
-	export REFLINK_SHIM_SHARE=1
-	export XDG_RUNTIME_DIR=$BATS_TEST_TMPDIR/run
-	mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+	need_cmd unshare
+	unset REFLINK_SHIM_SHARE
+}
+
+# in_ns CMD...: under_shim, in an IPC namespace of its own
+in_ns() {
+	under_shim unshare --ipc "$@"
 }
 
 # mktree DIR: three files of 1-4 MiB, one of them in a subdirectory
@@ -47,7 +52,7 @@ trees_same() {
 		local d; d=$(testdir "$fs")
 		mksrc "$d/S" $SZ
 		cat "$d/S" | dd of="$d/plain" bs=128K status=none
-		under_shim sh -c 'cat "$1" | dd of="$2" bs=128K status=none' sh "$d/S" "$d/shim"
+		in_ns sh -c 'cat "$1" | dd of="$2" bs=128K status=none' sh "$d/S" "$d/shim"
 		same_file "$d/plain" "$d/shim"
 		[ "$clones" -eq 1 ] || { echo "$fs: $clones clones"; return 1; }
 		[ "$(shared_bytes "$d/shim")" -eq $SZ ]
@@ -65,7 +70,7 @@ tree_through() {
 		mktree13 "$d/src"
 		mkdir "$d/plain" "$d/shim"
 		sh -c "$1" sh "$d/src" "$d/plain"
-		under_shim sh -c "$1" sh "$d/src" "$d/shim"
+		in_ns sh -c "$1" sh "$d/src" "$d/shim"
 		trees_same "$d/plain" "$d/shim"
 		[ "$clones" -eq 3 ] || { echo "$fs: $clones clones"; return 1; }
 	done
@@ -98,7 +103,7 @@ tree_through() {
 			mkdir -p "$d/plain/sub" "$d/shim/sub"
 			head -c 100000 "$d/src/b" > "$d/plain/b"; cp "$d/plain/b" "$d/shim/b"
 			rsync -a "$mode" "$d/src/" "$d/plain/"
-			under_shim rsync -a "$mode" "$d/src/" "$d/shim/"
+			in_ns rsync -a "$mode" "$d/src/" "$d/shim/"
 			want_shared=0 trees_same "$d/plain" "$d/shim" || { echo "$fs $mode"; return 1; }
 		done
 	done
@@ -121,34 +126,33 @@ with open(sys.argv[1], "rb") as s:
 p.stdin.close()
 sys.exit(p.wait())'
 	python3 -c "$prog" "$d/S" "$d/plain"
-	under_shim python3 -c "$prog" "$d/S" "$d/shim"
+	in_ns python3 -c "$prog" "$d/S" "$d/shim"
 	same_file "$d/plain" "$d/shim"
 	[ "$clones" -eq 1 ]
 }
 
-@test "without REFLINK_SHIM_SHARE=1 (or with 0) no copy crosses a process, and no index is made" {
+@test "REFLINK_SHIM_SHARE=0: no copy crosses a process, and no index is made" {
 	need_fs T_XFS
 	local d; d=$(testdir "$T_XFS")
 	mksrc "$d/S" $SZ
-	local v
-	for v in unset 0; do
-		rm -f "$d/D"
-		if [ $v = unset ]; then unset REFLINK_SHIM_SHARE; else export REFLINK_SHIM_SHARE=$v; fi
-		under_shim sh -c 'cat "$1" | dd of="$2" bs=128K status=none' sh "$d/S" "$d/D"
-		cmp "$d/S" "$d/D"
-		[ "$clones" -eq 0 ] || { echo "$v: $clones clones"; return 1; }
-		[ -z "$(ls "$XDG_RUNTIME_DIR")" ] || { echo "$v: an index was made"; return 1; }
-	done
+	REFLINK_SHIM_SHARE=0 in_ns sh -c 'cat "$1" | dd of="$2" bs=128K status=none; "$3" sum ours > "$4"' \
+		sh "$d/S" "$d/D" "$shmindex" "$d/sum"
+	cmp "$d/S" "$d/D"
+	[ "$clones" -eq 0 ] || { echo "$clones clones"; return 1; }
+	[ "$(cat "$d/sum")" = none ] || { echo "an index was made: $(cat "$d/sum")"; return 1; }
 }
 
-@test "a finite RLIMIT_FSIZE: a reader is not sent SIGXFSZ by the index, and nothing is published" {
+@test "a finite RLIMIT_FSIZE: the reader is unharmed and its copy still crosses" {
 	need_fs T_XFS
 	local d; d=$(testdir "$T_XFS")
 	mksrc "$d/S" $SZ
-	run under_shim bash -c 'ulimit -f 50; cat "$1" > /dev/null; echo rc=$?' bash "$d/S"
-	[ "$status" -eq 0 ]
-	[ "$output" = rc=0 ]
-	[ -z "$(ls "$XDG_RUNTIME_DIR")" ] || { ls -la "$XDG_RUNTIME_DIR"; return 1; }
+	# The index is no file: a cat under ulimit -f 50 was killed by SIGXFSZ
+	# when it was one.
+	in_ns bash -c '(ulimit -f 50; cat "$1"; echo "cat: $?" > "$3") | dd of="$2" bs=128K status=none' \
+		bash "$d/S" "$d/D" "$d/rc"
+	[ "$(cat "$d/rc")" = "cat: 0" ] || { cat "$d/rc"; return 1; }
+	cmp "$d/S" "$d/D"
+	[ "$clones" -eq 1 ]
 }
 
 @test "S written between the reader's read and the writer's clone: D holds what was written" {
@@ -162,7 +166,7 @@ sys.exit(p.wait())'
 		# The reader reads S whole (publishing it) and keeps the bytes; S
 		# then changes in the middle; the reader then feeds the old bytes
 		# to dd, whose copy must hold them, not S's new ones.
-		under_shim sh -c 'python3 -c "
+		in_ns sh -c 'python3 -c "
 import os, sys
 b = open(sys.argv[1], \"rb\").read()
 fd = os.open(sys.argv[1], os.O_WRONLY)
@@ -174,29 +178,49 @@ sys.stdout.buffer.write(b)" "$1" | dd of="$2" bs=128K status=none' sh "$d/S" "$d
 	done
 }
 
-@test "a malformed index: garbage, wrong size, wrong mode, a symlink, another owner" {
+@test "a malformed or foreign index is refused and left as it was; a torn or unclaimed one is used" {
 	need_fs T_XFS
 	local d; d=$(testdir "$T_XFS")
 	mksrc "$d/S" $SZ
-	local idx="$XDG_RUNTIME_DIR/reflink-shim-index-v1-$(id -u)" k
-	for k in garbage short mode symlink owner dir; do
-		rm -rf "$idx" "$d/D" "$d/elsewhere"
+	local size; size=$("$shmindex" size)
+	local k make before after
+	for k in garbage short long mode owner slots zero; do
+		rm -f "$d/D"
 		case $k in
-		garbage) head -c $((512 * 1024)) /dev/urandom > "$idx"; chmod 600 "$idx" ;;
-		short) head -c 1000 /dev/urandom > "$idx"; chmod 600 "$idx" ;;
-		mode) : > "$idx"; chmod 644 "$idx" ;;
-		symlink) ln -s "$d/elsewhere" "$idx" ;;
-		owner) : > "$idx"; chmod 600 "$idx"; chown nobody "$idx" ;;
-		dir) mkdir "$idx" ;;
+		garbage) make="make ours $size 600 garbage" ;;  # not our header: another program's
+		short) make="make ours 1000 600 garbage" ;;
+		long) make="make ours $((size + 4096)) 600 zero" ;;
+		mode) make="make ours $size 644 zero" ;;
+		owner) make="make $("$shmindex" key) $size 600 zero" ;;  # made by nobody (root may use it)
+		slots) make="make ours $size 600 slots" ;;  # our header, garbage slots
+		zero) make="make ours $size 600 zero" ;;  # its creator died before the header
 		esac
-		under_shim sh -c 'cat "$1" | dd of="$2" bs=128K status=none' sh "$d/S" "$d/D" || { echo "$k: failed"; return 1; }
+		local as=""
+		[ $k = owner ] && as="setpriv --reuid=65534 --regid=65534 --clear-groups"
+		in_ns sh -c '$1 "$2" $3 && "$2" sum ours > "$6.before" && cat "$4" | dd of="$5" bs=128K status=none &&
+			"$2" sum ours > "$6.after"' sh "$as" "$shmindex" "$make" "$d/S" "$d/D" "$d/sum" ||
+			{ echo "$k: failed"; return 1; }
 		cmp "$d/S" "$d/D" || { echo "$k: D differs"; return 1; }
-		[ ! -e "$d/elsewhere" ] || { echo "$k: followed the symlink"; return 1; }
+		before=$(cat "$d/sum.before") after=$(cat "$d/sum.after")
 		case $k in
-		garbage) [ "$clones" -eq 1 ] || { echo "garbage: $clones clones (the index is usable: entries are rewritten)"; return 1; } ;;
-		*) [ "$clones" -eq 0 ] || { echo "$k: $clones clones through an index we must refuse"; return 1; } ;;
+		slots|zero)
+			[ "$clones" -eq 1 ] || { echo "$k: $clones clones (the index is ours and usable)"; return 1; }
+			[ "$before" != "$after" ] || { echo "$k: nothing was published"; return 1; } ;;
+		*)
+			[ "$clones" -eq 0 ] || { echo "$k: $clones clones through an index we must refuse"; return 1; }
+			[ "$before" = "$after" ] || { echo "$k: the segment was written to"; return 1; } ;;
 		esac
 	done
+}
+
+@test "an index refused at a first write leaves the write's errno as it was" {
+	local d; d=$(testdir "${T_XFS:-$BATS_TEST_TMPDIR}")
+	local size; size=$("$shmindex" size)
+	# a segment of ours with the wrong mode: refused at the first look
+	local cmd='"$1" make ours $2 644 zero; echo x | "$3" pipewrite 2>&1 > /dev/null'
+	unshare --ipc sh -c "$cmd" sh "$shmindex" "$size" "$SHIM_PROGS/invisible" > "$d/plain"
+	in_ns sh -c "$cmd" sh "$shmindex" "$size" "$SHIM_PROGS/invisible" > "$d/shim"
+	diff "$d/plain" "$d/shim"
 }
 
 @test "a forged entry naming a file with the same first bytes: D is exact" {
@@ -206,7 +230,7 @@ sys.stdout.buffer.write(b)" "$1" | dd of="$2" bs=128K status=none' sh "$d/S" "$d
 	# F starts as S does and differs after 1 MiB
 	{ head -c 1048576 "$d/S"; head -c $((SZ - 1048576)) /dev/urandom; } > "$d/F"
 	# publish F (a process reads it from its start), then copy S through a pipe
-	under_shim sh -c 'cat "$1" > /dev/null; cat "$2" | dd of="$3" bs=128K status=none' sh "$d/F" "$d/S" "$d/D"
+	in_ns sh -c 'cat "$1" > /dev/null; cat "$2" | dd of="$3" bs=128K status=none' sh "$d/F" "$d/S" "$d/D"
 	cmp "$d/S" "$d/D"
 }
 
@@ -214,9 +238,91 @@ sys.stdout.buffer.write(b)" "$1" | dd of="$2" bs=128K status=none' sh "$d/S" "$d
 	need_fs T_XFS
 	local d; d=$(testdir "$T_XFS")
 	mksrc "$d/S" $SZ
-	run "$SHIM_WRAPPER" --stats sh -c 'cat "$1" | dd of="$2" bs=128K status=none' sh "$d/S" "$d/D"
+	run unshare --ipc "$SHIM_WRAPPER" --stats sh -c 'cat "$1" | dd of="$2" bs=128K status=none' sh "$d/S" "$d/D"
 	[ "$status" -eq 0 ]
 	[ "$output" = "reflink-shim: 1 file cloned (3.0 MiB shared; 1 from a file another process read)" ] ||
 		{ echo "$output"; return 1; }
 	cmp "$d/S" "$d/D"
+}
+
+@test "a POSIX lock the writer took before exec'ing dd stays held while dd's copy crosses" {
+	need_fs T_XFS
+	need_cmd python3
+	local d; d=$(testdir "$T_XFS")
+	mksrc "$d/S" $SZ
+	# dd inherits a lock on S across exec (our count of locks starts at
+	# the exec); another process asks whether S is locked once dd wrote
+	# its first 64 KiB, before the rest is sent.
+	local script='
+		( head -c 65536 "$1"; while [ ! -e "$3.go" ]; do sleep 0.05; done; tail -c +65537 "$1" ) |
+			python3 -c "import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+os.set_inheritable(fd, True)  # a close-on-exec fd would drop the lock at exec
+fcntl.lockf(fd, fcntl.LOCK_EX)
+os.execvp(\"dd\", [\"dd\", \"of=\" + sys.argv[2], \"bs=64k\", \"status=none\"])" "$1" "$2" &
+		while [ "$(stat -c %s "$2" 2>/dev/null || echo 0)" -lt 65536 ]; do sleep 0.05; done
+		python3 -c "import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+try:
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    print(\"S unlocked\")
+except OSError:
+    print(\"S locked\")" "$1" > "$3.lock"
+		touch "$3.go"
+		wait'
+	# Also in a pid namespace whose /proc is not its own (unshare -p without
+	# --mount-proc): /proc/locks names dd by another pid than getpid's.
+	local ns
+	for ns in "" "unshare -p -f"; do
+		rm -f "$d/plain" "$d/shim" "$d"/[ps].*
+		$ns sh -c "$script" sh "$d/S" "$d/plain" "$d/p"
+		in_ns $ns sh -c "$script" sh "$d/S" "$d/shim" "$d/s"
+		[ "$(cat "$d/p.lock")" = "S locked" ]
+		[ "$(cat "$d/s.lock")" = "S locked" ] || { echo "${ns:-no pid namespace}: $(cat "$d/s.lock")"; return 1; }
+		cmp "$d/S" "$d/shim"
+	done
+}
+
+@test "S's atime stays where a reader with O_NOATIME left it" {
+	need_clone_fs
+	local fs
+	for fs in "${clone_fs[@]}"; do
+		local d; d=$(testdir "$fs")
+		mksrc "$d/S" $SZ
+		touch -d 2020-01-01 "$d/S"  # atime before ctime: relatime would stamp a read
+		local before; before=$(stat -c %X "$d/S")
+		dd if="$d/S" iflag=noatime bs=64k status=none | dd of="$d/plain" bs=64k status=none
+		[ "$(stat -c %X "$d/S")" = "$before" ]
+		in_ns sh -c 'dd if="$1" iflag=noatime bs=64k status=none | dd of="$2" bs=64k status=none' sh "$d/S" "$d/shim"
+		[ "$(stat -c %X "$d/S")" = "$before" ] || { echo "$fs: S's atime moved"; return 1; }
+		cmp "$d/S" "$d/shim"
+		[ "$clones" -eq 1 ] || { echo "$fs: $clones clones"; return 1; }
+	done
+}
+
+@test "a change of effective user detaches the index: nothing is published to the old user's, nor to the new one's" {
+	need_fs T_XFS
+	need_cmd python3
+	[ "$(id -u)" = 0 ] || skip "needs root (setuid)"
+	local d; d=$(testdir "$T_XFS")
+	mksrc "$d/S" $SZ
+	local prog='
+import os, subprocess, sys
+def first_read(p):
+    fd = os.open(p, os.O_RDONLY)
+    os.read(fd, 65536)
+    os.close(fd)
+first_read(sys.argv[1])
+subprocess.run([sys.argv[3], "sum", "ours"], stdout=open(sys.argv[4], "w"), check=True)
+os.setuid(65534)
+print("SYSV mappings after setuid:", sum("SYSV" in l for l in open("/proc/self/maps")))
+first_read(sys.argv[2])'
+	python3 -c "$prog" "$d/S" "$(command -v bash)" "$shmindex" "$d/plain.sum" > "$d/plain.out"
+	in_ns sh -c 'python3 -c "$1" "$2" "$3" "$4" "$5" > "$6"; "$4" sum ours > "$7"; "$4" sum "$8" > "$9"' \
+		sh "$prog" "$d/S" "$(command -v bash)" "$shmindex" "$d/shim.sum" "$d/shim.out" "$d/after.sum" \
+		$(( 0x52534931 ^ 65534 )) "$d/nobody.sum"
+	diff "$d/plain.out" "$d/shim.out"
+	[ "$(cat "$d/shim.sum")" != none ] || { echo "nothing was published before setuid"; return 1; }
+	[ "$(cat "$d/shim.sum")" = "$(cat "$d/after.sum")" ] || { echo "root's index written after setuid"; return 1; }
+	[ "$(cat "$d/nobody.sum")" = none ] || { echo "an index for nobody was made"; return 1; }
 }

@@ -825,6 +825,31 @@ TRY(prctl)
 	res(o, f(-1, 0, 0, 0, 0));
 }
 
+/* The user the test runs as, kept: no privilege is dropped. */
+TRY(setuid)
+{
+	res(o, f(geteuid()));
+	res(o, f((uid_t)-1));
+}
+
+TRY(seteuid)
+{
+	/* Not -1: glibc says EINVAL, musl (and the kernel) "unchanged". */
+	res(o, f(geteuid()));
+}
+
+TRY(setreuid)
+{
+	res(o, f((uid_t)-1, geteuid()));
+	res(o, f((uid_t)-1, (uid_t)-1));  /* -1: unchanged (every other id is one) */
+}
+
+TRY(setresuid)
+{
+	res(o, f((uid_t)-1, geteuid(), (uid_t)-1));
+	res(o, f((uid_t)-1, (uid_t)-1, (uid_t)-1));
+}
+
 /* ---- handing files over ---- */
 
 static void stream_res(const struct out *o, FILE *s)

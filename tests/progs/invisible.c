@@ -985,6 +985,269 @@ static void cmd_errno(char **av)
 	unlink(p2);
 }
 
+/*
+ * readers S K: K fds on S, each read once from its start on one thread
+ * (each a first read of a large file: one the shim publishes for other
+ * processes) while another thread opens and closes /dev/null, with exactly
+ * one fd number left under RLIMIT_NOFILE. Prints every fd number and error
+ * the opening thread saw: always the one free number, without the shim.
+ */
+static int readers_done;
+
+static void *readers_open(void *arg)
+{
+	unsigned long *seen = arg;  /* bit 0: EMFILE, bit 1: another error, bit n+2: fd n */
+	__atomic_store_n(&readers_done, -1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&readers_done, __ATOMIC_ACQUIRE) <= 0) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			seen[0] |= errno == EMFILE ? 1 : 2;
+		else {
+			if (fd < 4 * 64 - 2)
+				seen[(fd + 2) / 64] |= 1UL << ((fd + 2) % 64);
+			close(fd);
+		}
+	}
+	return NULL;
+}
+
+static void cmd_readers(char **av)
+{
+	int k = (int)num(av[1]);
+	if (k < 1 || k > 200)
+		die("readers: 1 to 200 fds");
+	int fds[200], last = -1;
+	for (int i = 0; i < k; i++)
+		if ((fds[i] = xopen(av[0], O_RDONLY)) > last)
+			last = fds[i];
+	/* Inherited fds may sit among ours: one number free above the last. */
+	struct rlimit rl = { (rlim_t)(last + 2), (rlim_t)(last + 2) };
+	say("setrlimit(NOFILE, last fd + 2)", setrlimit(RLIMIT_NOFILE, &rl));
+	static unsigned long seen[4];
+	pthread_t t;
+	if (pthread_create(&t, NULL, readers_open, seen))
+		die("pthread_create");
+	while (!__atomic_load_n(&readers_done, __ATOMIC_ACQUIRE))
+		sched_yield();
+	static unsigned char buf[CH];
+	long long got = 0;
+	for (int i = 0; i < k; i++) {
+		ssize_t r = pread(fds[i], buf, sizeof buf, 0);
+		got += r > 0 ? r : 0;
+	}
+	__atomic_store_n(&readers_done, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	line("read %lld bytes through %d fds", got, k);
+	if (seen[0] & 1)
+		line("open: EMFILE");
+	if (seen[0] & 2)
+		line("open: another error");
+	for (int fd = 0; fd < 4 * 64 - 2; fd++)
+		if (seen[(fd + 2) / 64] & (1UL << ((fd + 2) % 64)))
+			line("open: fd %d", fd);
+}
+
+/* Reads 64 KiB of path from its start in a new fd: a file the shim
+ * publishes for other processes (share.h), attaching its index. */
+static void read_start(const char *path)
+{
+	static unsigned char b[CH];
+	int fd = xopen(path, O_RDONLY);
+	say("read 64K from the start", read(fd, b, sizeof b));
+	close(fd);
+}
+
+/*
+ * remap S1 S2: unmaps 1 MiB of its own, reads S1 from its start, maps
+ * MAP_FIXED where it unmapped (the region is the program's to reuse),
+ * fills it, reads S2 and checks its bytes. unmap2 S1 S2: the same, but
+ * unmaps the region a second time instead (harmless without the shim).
+ * The shim's index once landed in that range: the fill was overwritten
+ * by a publish, or the second munmap took it and the next publish faulted.
+ */
+static void cmd_remap(char **av)
+{
+	size_t len = 1 << 20;
+	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	say("munmap", munmap(p, len));
+	read_start(av[0]);
+	unsigned char *q = mmap(p, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	line("mmap MAP_FIXED where it was: %s", q == p ? "same" : "other");
+	memset(q, 'A', len);
+	read_start(av[1]);
+	size_t bad = 0;
+	for (size_t i = 0; i < len; i++)
+		bad += q[i] != 'A';
+	line("bytes changed behind the program: %zu", bad);
+}
+
+static void cmd_unmap2(char **av)
+{
+	size_t len = 1 << 20;
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	catch_segv();
+	say("munmap", munmap(p, len));
+	read_start(av[0]);
+	say("munmap again", munmap(p, len));
+	read_start(av[1]);
+}
+
+/*
+ * memlimit S as|memlock: leaves 2 MiB of headroom under RLIMIT_AS (or sets
+ * RLIMIT_MEMLOCK to 2 MiB and calls mlockall(MCL_FUTURE)), reads S from
+ * its start, then maps 1.5 MiB. The shim's index once took 516 KiB of it.
+ */
+static long vmsize_kib(void)
+{
+	static char b[8192];
+	int fd = xopen("/proc/self/status", O_RDONLY);
+	ssize_t n = read(fd, b, sizeof b - 1);
+	close(fd);
+	b[n > 0 ? n : 0] = 0;
+	char *p = strstr(b, "VmSize:");
+	return p ? atol(p + 7) : -1;
+}
+
+static void cmd_memlimit(char **av)
+{
+	if (!strcmp(av[1], "as")) {
+		/* Headroom, not a size: the shim's own mappings are in VmSize. */
+		rlim_t v = (rlim_t)(vmsize_kib() + 2048) << 10;
+		struct rlimit rl = { v, v };
+		say("setrlimit(AS, VmSize + 2 MiB)", setrlimit(RLIMIT_AS, &rl));
+	} else {
+		struct rlimit rl = { 2 << 20, 2 << 20 };
+		say("setrlimit(MEMLOCK, 2 MiB)", setrlimit(RLIMIT_MEMLOCK, &rl));
+		say("mlockall(MCL_FUTURE)", mlockall(MCL_FUTURE));
+	}
+	read_start(av[0]);
+	void *p = mmap(NULL, 3 << 19, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	say("mmap 1.5 MiB", p == MAP_FAILED ? -1 : 0);
+}
+
+/*
+ * busmap A S D (standard input a pipe): fed by the pipe, reads S into a
+ * MAP_SHARED mapping of A, has A truncated by another process, then writes
+ * from the mapping to D: EFAULT. The shim's look in the index once hashed
+ * that buffer in place (it was the last read's) and died of SIGBUS.
+ */
+static void cmd_busmap(char **av)
+{
+	char b[64];
+	say("read the pipe", read(0, b, sizeof b));
+	int a = xopen(av[0], O_RDWR);
+	unsigned char *m = mmap(NULL, CH, PROT_READ | PROT_WRITE, MAP_SHARED, a, 0);
+	if (m == MAP_FAILED)
+		die("mmap");
+	int s = xopen(av[1], O_RDONLY);
+	say("read S into the mapping", read(s, m, 4096));
+	close(s);
+	pid_t p = fork();
+	if (p == 0) {
+		execlp("truncate", "truncate", "-s", "0", av[0], (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	waitpid(p, &st, 0);
+	status_line("truncate A", st);
+	catch_segv();
+	int d = xopen(av[2], O_WRONLY | O_CREAT | O_TRUNC);
+	errno = 0;
+	say("write D from the mapping", write(d, m, 4096));
+}
+
+/*
+ * pipewrite (standard input a pipe): fed by the pipe, writes 4096 bytes to
+ * standard output with errno 0, and prints errno. The shim's first look in
+ * its index (here refused) once left its own errno behind.
+ */
+static void cmd_pipewrite(char **av)
+{
+	(void)av;
+	char b[64];
+	static unsigned char out[4096];
+	if (read(0, b, sizeof b) < 0)
+		die("read");
+	memset(out, 'x', sizeof out);
+	errno = 0;
+	ssize_t w = write(1, out, sizeof out);
+	int e = errno;
+	fprintf(stderr, "write %zd, errno %s\n", w, e ? ename(e) : "0");
+}
+
+/*
+ * setuidrace S N: N children of root, each with one thread reading S from
+ * its start (attaching the shim's index) while another calls
+ * setuid(65534): counts the children that still map root's index after.
+ * (Without the shim, none maps anything.) A setuid between the attach and
+ * its record was once missed: 3 children of 400.
+ */
+static int race_go;
+static const char *race_src;
+
+static void *race_read(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&race_go, __ATOMIC_ACQUIRE))
+		;
+	static unsigned char b[CH];
+	int fd = open(race_src, O_RDONLY);
+	if (fd >= 0) {
+		if (read(fd, b, sizeof b) < 0)
+			_exit(3);
+		close(fd);
+	}
+	return NULL;
+}
+
+static void *race_setuid(void *arg)
+{
+	while (!__atomic_load_n(&race_go, __ATOMIC_ACQUIRE))
+		;
+	for (volatile long i = 0; i < (long)arg; i++)
+		;
+	if (setuid(65534) != 0)
+		_exit(4);
+	return NULL;
+}
+
+static void cmd_setuidrace(char **av)
+{
+	race_src = av[0];
+	int n = (int)num(av[1]), mapped = 0, failed = 0;
+	char key[32];
+	snprintf(key, sizeof key, "SYSV%08x ", 0x52534931u ^ (unsigned)geteuid());
+	for (int i = 0; i < n; i++) {
+		pid_t p = fork();
+		if (p == 0) {
+			pthread_t a, b;
+			pthread_create(&a, NULL, race_read, NULL);
+			pthread_create(&b, NULL, race_setuid, (void *)(long)(i % 50 * 200));
+			__atomic_store_n(&race_go, 1, __ATOMIC_RELEASE);
+			pthread_join(a, NULL);
+			pthread_join(b, NULL);
+			FILE *f = fopen("/proc/self/maps", "r");
+			char l[512];
+			int found = 0;
+			while (f && fgets(l, sizeof l, f))
+				found |= strstr(l, key) != NULL;
+			_exit(found);
+		}
+		int st;
+		waitpid(p, &st, 0);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
+			mapped++;
+		else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			failed++;
+	}
+	line("children mapping root's index after setuid: %d of %d", mapped, n);
+	line("children that failed: %d", failed);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct subcmd cmds[] = {
@@ -1002,6 +1265,13 @@ int main(int argc, char **argv)
 		{ "seccomp", 3, cmd_seccomp },
 		{ "children", 2, cmd_children },
 		{ "errno", 2, cmd_errno },
+		{ "readers", 2, cmd_readers },
+		{ "remap", 2, cmd_remap },
+		{ "unmap2", 2, cmd_unmap2 },
+		{ "memlimit", 2, cmd_memlimit },
+		{ "busmap", 3, cmd_busmap },
+		{ "pipewrite", 0, cmd_pipewrite },
+		{ "setuidrace", 2, cmd_setuidrace },
 	};
 	return run_subcmd(cmds, sizeof cmds / sizeof cmds[0], argc, argv);
 }
