@@ -206,6 +206,29 @@ int clone_dev_class(dev_t dev)
 	return v > 0 ? v >> 2 : -1;
 }
 
+int clone_dev_class_fd(int fd, dev_t dev)
+{
+	return dev_may_clone(fd, dev) ? clone_dev_class(dev) : -1;
+}
+
+/* Cached under the key (~dev, dev), which no pair of devices has either. */
+int clone_dev_source_class(int fd, dev_t dev)
+{
+	int v = pair_lookup(~dev, dev);
+	if (!v) {
+		struct statfs sf;
+		int saved = errno;
+		int rc = fstatfs(fd, &sf);
+		errno = saved;
+		if (rc != 0)
+			return -1;
+		enum fs_clone c = fs_type_clone((long)sf.f_type);
+		v = c == FS_CLONE || c == FS_CLONE_ZFS ? DEV_CAN | (int)fs_type_class((long)sf.f_type) << 2 : -1;
+		pair_store(~dev, dev, v);
+	}
+	return v > 0 ? v >> 2 : -1;
+}
+
 enum why_not clone_why_not(int dfd, int sfd, long *fstype)
 {
 	struct statfs d, s;

@@ -42,6 +42,17 @@ bool atime_stays(const struct stat *st, bool strictatime);
  * forgotten: the table is a ring). */
 int clone_dev_class(dev_t dev);
 
+/* The fs_class of fd's filesystem (on device dev) when the shim clones
+ * there, else -1: clone_possible's per-device verdict, asked with one
+ * fstatfs the first time. */
+int clone_dev_class_fd(int fd, dev_t dev);
+
+/* Whether a file on fd's filesystem (device dev) may ever be a clone's
+ * source: its fs_class, or -1. One fstatfs per device, cached; no fd, no
+ * log line (a reader asks it, at a read: ZFS's module is judged only by
+ * a writer). */
+int clone_dev_source_class(int fd, dev_t dev);
+
 /* FICLONE sfd into dfd; returns the class and stores errno in *err. */
 enum clone_class clone_file(int dfd, int sfd, int *err);
 

@@ -470,6 +470,7 @@ static struct {
 	const void *hint;    /* buffer of the program's last read of S */
 	dev_t dev;
 	ino_t ino;
+	int fs;              /* fs_class of S's filesystem */
 	unsigned lockgen;    /* copy_lock_gen at the close */
 	char path[PATH_CAP];
 } stash;
@@ -491,10 +492,14 @@ static void stash_remember(int fd)
 	if (!stash_trylock())
 		return;
 	__atomic_store_n(&stash.full, 0, __ATOMIC_RELAXED);
-	if (source_path(fd, stash.path, PATH_CAP) && real_fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+	int fs;
+	/* A file where no clone can come from is nobody's source. */
+	if (real_fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (fs = clone_dev_source_class(fd, st.st_dev)) >= 0 &&
+	    source_path(fd, stash.path, PATH_CAP)) {
 		stash.hint = fd_get_hint(fd);
 		stash.dev = st.st_dev;
 		stash.ino = st.st_ino;
+		stash.fs = fs;
 		stash.lockgen = __atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE);
 		__atomic_store_n(&stash.full, 1, __ATOMIC_RELAXED);
 	}
@@ -509,6 +514,7 @@ struct stashed {
 	const void *hint;
 	dev_t dev;
 	ino_t ino;
+	int fs;
 	unsigned lockgen;
 };
 
@@ -524,6 +530,7 @@ static bool stash_take(struct copy *c, struct stashed *rec)
 		rec->hint = stash.hint;
 		rec->dev = stash.dev;
 		rec->ino = stash.ino;
+		rec->fs = stash.fs;
 		rec->lockgen = stash.lockgen;
 		__atomic_store_n(&stash.full, 0, __ATOMIC_RELAXED);
 	}
@@ -596,6 +603,10 @@ static __thread struct {
 static void share_publish_fd(int fd, dev_t dev, ino_t ino, const unsigned char *first)
 {
 	struct share_entry e;
+	/* A file on a filesystem that never clones is nobody's source. */
+	int fs = clone_dev_source_class(fd, dev);
+	if (fs < 0)
+		return;
 	if (!first) {
 		/* The program's transfer reads S too: the same atime. */
 		if (real.pread(fd, &e, SHARE_KEY_LEN, 0) != SHARE_KEY_LEN)
@@ -607,6 +618,7 @@ static void share_publish_fd(int fd, dev_t dev, ino_t ino, const unsigned char *
 		return;
 	e.dev = dev;
 	e.ino = ino;
+	e.fs = (uint64_t)fs;
 	struct share_index *ix = share_index();
 	if (ix)
 		share_publish(ix, &e);
@@ -1122,12 +1134,33 @@ static __attribute__((noinline)) bool locks_inherited(void)
 _Static_assert(SHARE_NAMES_AT >= SHARE_PATH_CAP, "the names fit behind the copy's own");
 
 /*
- * The index's candidates for a first write starting with the bytes at iov
- * (n >= SHARE_KEY_LEN): their names into c->src.path + SHARE_NAMES_AT,
- * SHARE_PATH_CAP bytes apart, their identities into dev[] and ino[].
- * Returns how many. In the frame.
+ * Whether a source known by name (the stash's, the index's), on device
+ * sdev of fs_class sfs, may be looked at for a destination fd on device
+ * ddev: only on D's own device, or between btrfs subvolumes (each its own
+ * st_dev, one filesystem). A name elsewhere is never walked: the walk
+ * alone can block, signals held, on a FUSE server that stopped, or wake a
+ * network filesystem, for a source that could not be cloned. *dclass
+ * caches D's class (-2: not asked yet).
  */
-static int share_candidates(struct copy *c, const struct iovec *iov, int cnt, dev_t *dev, ino_t *ino)
+static bool same_fs(int fd, dev_t ddev, dev_t sdev, long long sfs, int *dclass)
+{
+	if (sdev == ddev)
+		return true;
+	if (sfs != FS_CLASS_BTRFS)
+		return false;
+	if (*dclass == -2)
+		*dclass = clone_dev_class_fd(fd, ddev);
+	return *dclass == FS_CLASS_BTRFS;
+}
+
+/*
+ * The index's candidates for a first write to fd (on device ddev) starting
+ * with the bytes at iov (n >= SHARE_KEY_LEN): their names into
+ * c->src.path + SHARE_NAMES_AT, SHARE_PATH_CAP bytes apart, their
+ * identities into dev[] and ino[]. Returns how many. In the frame.
+ */
+static int share_candidates(struct copy *c, int fd, dev_t ddev, int *dclass, const struct iovec *iov, int cnt,
+			    dev_t *dev, ino_t *ino)
 {
 	unsigned char *first = c->src.scratch;
 	size_t got = 0;
@@ -1144,13 +1177,16 @@ static int share_candidates(struct copy *c, const struct iovec *iov, int cnt, de
 	if (!ix)
 		return 0;
 	struct share_entry *set = (struct share_entry *)(void *)c->src.scratch;
-	int n = share_lookup(ix, key, set);
+	int n = share_lookup(ix, key, set), m = 0;
 	for (int i = 0; i < n; i++) {
-		memcpy(c->src.path + SHARE_NAMES_AT + i * SHARE_PATH_CAP, set[i].path, SHARE_PATH_CAP);
-		dev[i] = (dev_t)set[i].dev;
-		ino[i] = (ino_t)set[i].ino;
+		if (!same_fs(fd, ddev, (dev_t)set[i].dev, (long long)set[i].fs, dclass))
+			continue;
+		memcpy(c->src.path + SHARE_NAMES_AT + m * SHARE_PATH_CAP, set[i].path, SHARE_PATH_CAP);
+		dev[m] = (dev_t)set[i].dev;
+		ino[m] = (ino_t)set[i].ino;
+		m++;
 	}
-	return n;
+	return m;
 }
 
 /*
@@ -1175,7 +1211,8 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 	 * return. */
 	enum { STASHED = -2, SHARED = -3 };  /* SHARED - i: the index's candidate i */
 	struct stashed rec = { 0 };
-	bool have_stash = stash_take(c, &rec);
+	int dclass = -2;
+	bool have_stash = stash_take(c, &rec) && same_fs(fd, d.st.st_dev, rec.dev, rec.fs, &dclass);
 	dev_t sdev[SHARE_WAYS];
 	ino_t sino[SHARE_WAYS];
 	int ns = 0;
@@ -1195,7 +1232,7 @@ static uintptr_t arm_write(int fd, const struct iovec *iov, int cnt, off_t off, 
 		cand[nc++] = STASHED;
 	/* Last, what other processes read: a process fed by a pipe. */
 	if (nl == 0 && !have_stash && share_may(n) && !locks_inherited())
-		ns = share_candidates(c, iov, cnt, sdev, sino);
+		ns = share_candidates(c, fd, d.st.st_dev, &dclass, iov, cnt, sdev, sino);
 	for (int i = 0; i < ns; i++)
 		cand[nc++] = SHARED - i;
 	/* The best reason a copy was seen but not cloned, for stats and log. */

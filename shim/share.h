@@ -34,8 +34,8 @@
 #define SHARE_IPC_KEY 0x52534931u
 /* The first 8 bytes of an index of ours (a segment of another program with
  * our key and size, or one not yet claimed, lacks them). */
-#define SHARE_MAGIC 0x3178656e49535201ULL
-#define SHARE_PATH_CAP (SHARE_SLOT - 4 * 8)  /* a longer name is not published */
+#define SHARE_MAGIC 0x3178656e49535202ULL
+#define SHARE_PATH_CAP (SHARE_SLOT - 5 * 8)  /* a longer name is not published */
 
 /* What a slot holds: enough to find the file and know it again. Its size
  * and times are not kept: the process that looks it up opens the file
@@ -43,6 +43,9 @@
 struct share_entry {
 	uint64_t key;        /* share_key() of the file's first SHARE_KEY_LEN bytes */
 	uint64_t dev, ino;
+	uint64_t fs;         /* fs_class (fsname.h) of its filesystem: a writer
+	                        opens no name on another filesystem's device but
+	                        for btrfs's subvolumes */
 	char path[SHARE_PATH_CAP];  /* absolute, NUL-terminated */
 	uint64_t sum;        /* share_sum() of everything above */
 };

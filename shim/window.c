@@ -39,11 +39,13 @@ bool source_map(struct source *src)
 	return true;
 }
 
-/* Reads the link /proc/self/fd/N: no fd, no allocation. */
-bool source_path(int fd, char *path, size_t cap)
+/* "/proc/self/fd/N" into link. */
+static void fd_link(int fd, char link[32])
 {
-	char link[32] = "/proc/self/fd/", digits[12];
-	int k = 0, i = 14;
+	static const char dir[] = "/proc/self/fd/";
+	char digits[12];
+	int k = 0, i = sizeof(dir) - 1;
+	memcpy(link, dir, sizeof(dir) - 1);
 	unsigned u = (unsigned)fd;
 	do
 		digits[k++] = (char)('0' + u % 10);
@@ -51,6 +53,13 @@ bool source_path(int fd, char *path, size_t cap)
 	while (k)
 		link[i++] = digits[--k];
 	link[i] = 0;
+}
+
+/* Reads the link /proc/self/fd/N: no fd, no allocation. */
+bool source_path(int fd, char *path, size_t cap)
+{
+	char link[32];
+	fd_link(fd, link);
 	long n = SYS(SYS_readlinkat, AT_FDCWD, link, path, cap - 1);
 	/* cap - 1 bytes may be a longer name cut short */
 	if (n <= 0 || (size_t)n >= cap - 1 || path[0] != '/')
@@ -71,30 +80,38 @@ int source_open_by_name(const char *path, dev_t dev, ino_t ino, unsigned lockgen
 	struct stat st;
 	if (__atomic_load_n(&copy_lock_gen, __ATOMIC_ACQUIRE) != lockgen)
 		return -1;
-	/* Look before opening: the name may now lead to a FIFO or a device,
-	 * whose open has effects of its own. */
-	if (SYS(SYS_newfstatat, AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-	    st.st_dev != dev || st.st_ino != ino)
+	/* Look before opening, at what we will open: the name may now lead to
+	 * a FIFO or a device, whose open has effects of its own (a writer
+	 * blocked opening the FIFO goes on), and a look at the name and an
+	 * open of it are two walks another process can rename between. An
+	 * O_PATH fd opens nothing (and its close drops no lock); the file it
+	 * holds is opened through /proc, never the name again. */
+	int pfd = (int)SYS(SYS_openat, AT_FDCWD, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
 		return -1;
+	int fd = -1;
+	if (real_fstat(pfd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino)
+		goto out;
+	char link[32];
+	fd_link(pfd, link);
 	/* Our reads must not stamp S's atime: the program's own (or another
 	 * process's, which may have used O_NOATIME too) were all it had.
 	 * O_NOATIME needs S's owner or CAP_FOWNER; without it, S is read only
 	 * where the mount's relatime rule leaves its atime as it is. */
-	int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
-	int fd = (int)SYS(SYS_openat, AT_FDCWD, path, flags | O_NOATIME);
+	int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	fd = (int)SYS(SYS_openat, AT_FDCWD, link, flags | O_NOATIME);
 	if (fd < 0 && errno == EPERM) {
 		struct statfs sf;
-		if (SYS(SYS_statfs, path, &sf) != 0 ||
-		    !atime_stays(&st, !(sf.f_flags & (ST_RELATIME | ST_NOATIME))))
-			return -1;
-		fd = (int)SYS(SYS_openat, AT_FDCWD, path, flags);
+		if (SYS(SYS_fstatfs, pfd, &sf) != 0 || !atime_stays(&st, !(sf.f_flags & (ST_RELATIME | ST_NOATIME))))
+			goto out;
+		fd = (int)SYS(SYS_openat, AT_FDCWD, link, flags);
 	}
-	if (fd < 0)
-		return -1;
-	if (real_fstat(fd, &st) != 0 || st.st_dev != dev || st.st_ino != ino) {
+	if (fd >= 0 && (real_fstat(fd, &st) != 0 || st.st_dev != dev || st.st_ino != ino)) {
 		SYS(SYS_close, fd);
-		return -1;
+		fd = -1;
 	}
+out:
+	SYS(SYS_close, pfd);
 	return fd;
 }
 

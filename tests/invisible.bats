@@ -151,6 +151,29 @@ mount_small() {
 
 # ---- 2. the shim's private fds are visible ----
 
+@test "stash: a file read whole on another filesystem is not looked at again by name" {
+	need_fs T_XFS T_XFS2 T_TMPFS
+	need_cmd python3
+	local d; d=$(testdir "$T_XFS")
+	local fs s
+	local copy='import sys; open(sys.argv[2], "wb").write(open(sys.argv[1], "rb").read())'
+	local trace="strace -f -qq -e trace=%file,%desc -o"
+	# Its name is walked again only where a clone could come from it: on
+	# D's device. A walk elsewhere can block on a stopped FUSE server.
+	for fs in "$T_XFS2" "$T_TMPFS"; do
+		s=$(testdir "$fs")/S
+		mksrc "$s" 1M
+		$trace "$d/trace.plain" python3 -c "$copy" "$s" "$d/plain"
+		SHIM_NO_STRACE=1 under_shim $trace "$d/trace.shim" python3 -c "$copy" "$s" "$d/shim"
+		cmp "$s" "$d/plain"
+		cmp "$s" "$d/shim"
+		[ "$(grep -cF "$s" "$d/trace.plain")" = "$(grep -cF "$s" "$d/trace.shim")" ] || {
+			grep -F "$s" "$d/trace.plain" "$d/trace.shim"
+			return 1
+		}
+	done
+}
+
 @test "private fds: the shim's fd numbers are free and the program can open as many files" {
 	need_fs T_XFS
 	ulimit -Sn 1024  # the shim's fds start at 768 (bats runs each test in a process of its own)

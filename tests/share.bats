@@ -330,3 +330,72 @@ first_read(sys.argv[2])'
 	[ "$(cat "$d/shim.sum")" = "$(cat "$d/after.sum")" ] || { echo "root's index written after setuid"; return 1; }
 	[ "$(cat "$d/nobody.sum")" = none ] || { echo "an index for nobody was made"; return 1; }
 }
+
+@test "a source on another filesystem is never looked at by name: only D's device, or btrfs's subvolumes" {
+	need_fs T_XFS T_XFS2 T_TMPFS
+	local d; d=$(testdir "$T_XFS")
+	local fs
+	# A walk of a name on another filesystem can only find a source no
+	# clone can come from, and can block (a stopped FUSE server) or wake a
+	# network server. tmpfs never clones: nothing there is published;
+	# another XFS is: its entries are passed over by D's device.
+	for fs in "$T_XFS2" "$T_TMPFS"; do
+		local s; s=$(testdir "$fs")/S
+		mksrc "$s" $SZ
+		rm -f "$d/D" "$d/trace"
+		SHIM_NO_STRACE=1 in_ns sh -c 'cat "$1" > /dev/null; cat "$1" |
+			strace -f -qq -e trace=%file,%desc -o "$3" dd of="$2" bs=128K status=none' sh "$s" "$d/D" "$d/trace"
+		cmp "$s" "$d/D"
+		if grep -F "$s" "$d/trace"; then
+			echo "$fs: the writer looked at S's name"
+			return 1
+		fi
+	done
+}
+
+@test "btrfs: a source in another subvolume (another st_dev) is still a clone's" {
+	need_fs T_BTRFS
+	need_cmd btrfs
+	local d; d=$(testdir "$T_BTRFS")
+	btrfs -q subvolume create "$d/a"
+	btrfs -q subvolume create "$d/b"
+	mksrc "$d/a/S" $SZ
+	[ "$(stat -c %d "$d/a")" != "$(stat -c %d "$d/b")" ] || skip "subvolumes share st_dev here"
+	in_ns sh -c 'cat "$1" | dd of="$2" bs=128K status=none' sh "$d/a/S" "$d/b/D"
+	cmp "$d/a/S" "$d/b/D"
+	[ "$clones" -eq 1 ] || { echo "$clones clones"; return 1; }
+}
+
+@test "S's name swapped with a FIFO's over and over: the FIFO is never opened" {
+	need_fs T_XFS
+	need_cmd python3
+	local d; d=$(testdir "$T_XFS")
+	local gen='import random, sys; sys.stdout.buffer.write(random.Random(7).randbytes(2 << 20))'
+	python3 -c "$gen" > "$d/S"
+	cp "$d/S" "$d/G"
+	mkfifo "$d/F"
+	# A writer blocked opening F for writing goes on once anyone opens it
+	# for reading. S is looked at, then opened, for the first write and
+	# for each window after; another process swaps S and F meanwhile.
+	local script='
+		cat "$1/S" > /dev/null
+		env -u LD_PRELOAD "$2" fifowait "$1/F" > "$1/victim" &
+		v=$!
+		env -u LD_PRELOAD "$2" exchange "$1/S" "$1/F" "$1/stop" &
+		x=$!
+		for i in $(seq 60); do
+			python3 -c "$3" | cat > "$1/D"
+			cmp -s "$1/G" "$1/D" || echo "D differs" >> "$1/victim"
+		done
+		touch "$1/stop"
+		wait $x
+		kill $v 2> /dev/null
+		wait $v 2> /dev/null
+		exit 0'
+	SHIM_NO_STRACE=1 in_ns sh -c "$script" sh "$d" "$SHIM_PROGS/invisible" "$gen"
+	if [ -s "$d/victim" ]; then
+		cat "$d/victim"
+		return 1
+	fi
+	cmp "$d/G" "$d/S"
+}

@@ -29,6 +29,8 @@
  *   children S D
  * errno:
  *   errno S D
+ * Names that change under a look (see the commands' comments):
+ *   exchange A B STOP | fifowait F
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -1180,6 +1182,31 @@ static void cmd_pipewrite(char **av)
 }
 
 /*
+ * exchange A B STOP: swaps the names A and B (renameat2 RENAME_EXCHANGE)
+ * until the file STOP exists, and leaves them as they were. With a FIFO
+ * as B, a look at A's name and an open of it may each see another file.
+ */
+static void cmd_exchange(char **av)
+{
+	unsigned long n = 0;
+	while (access(av[2], F_OK) != 0)
+		for (int i = 0; i < 1000; i++, n++)
+			if (renameat2(AT_FDCWD, av[0], AT_FDCWD, av[1], RENAME_EXCHANGE) != 0)
+				die("renameat2: %s", strerror(errno));
+	if (n & 1 && renameat2(AT_FDCWD, av[0], AT_FDCWD, av[1], RENAME_EXCHANGE) != 0)
+		die("renameat2: %s", strerror(errno));
+}
+
+/* fifowait F: opens the FIFO F for writing, which blocks until someone
+ * opens it for reading; then says so. */
+static void cmd_fifowait(char **av)
+{
+	int fd = open(av[0], O_WRONLY);
+	printf("fifowait: open %s\n", fd < 0 ? ename(errno) : "returned");
+	fflush(stdout);
+}
+
+/*
  * setuidrace S N: N children of root, each with one thread reading S from
  * its start (attaching the shim's index) while another calls
  * setuid(65534): counts the children that still map root's index after.
@@ -1272,6 +1299,8 @@ int main(int argc, char **argv)
 		{ "busmap", 3, cmd_busmap },
 		{ "pipewrite", 0, cmd_pipewrite },
 		{ "setuidrace", 2, cmd_setuidrace },
+		{ "exchange", 3, cmd_exchange },
+		{ "fifowait", 1, cmd_fifowait },
 	};
 	return run_subcmd(cmds, sizeof cmds / sizeof cmds[0], argc, argv);
 }
