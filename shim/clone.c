@@ -21,15 +21,16 @@
 #include "sys.h"
 
 /*
- * A small lock-free cache of device pairs: each slot is written once with a
- * single atomic store of (sdev, ddev, verdict) packed into two words, so a
- * reader sees either an old or a new entry, never a torn one that matters
- * (a torn read can only cost a redundant probe).
+ * A small lock-free cache of device pairs, each slot guarded by a sequence
+ * count (odd while written): a reader that saw it move, or odd, treats the
+ * slot as empty, so it never takes one key's verdict for another's (a
+ * torn read only costs a probe again). A writer that finds the slot busy
+ * leaves it: this is a cache.
  */
 #define PAIR_SLOTS 64
 /* verdict: -1 cannot; a device's that can: DEV_CAN | its fs_class << 2,
  * plus DEV_STRICTATIME where every read stamps atime. */
-struct pair { dev_t sdev, ddev; int verdict; };
+struct pair { unsigned seq; dev_t sdev, ddev; int verdict; };
 #define DEV_CAN 1
 #define DEV_STRICTATIME 2
 static struct pair pairs[PAIR_SLOTS];
@@ -38,9 +39,13 @@ static unsigned pair_next;
 static int pair_lookup(dev_t sdev, dev_t ddev)
 {
 	for (unsigned i = 0; i < PAIR_SLOTS; i++) {
-		int v = __atomic_load_n(&pairs[i].verdict, __ATOMIC_ACQUIRE);
-		if (v && __atomic_load_n(&pairs[i].sdev, __ATOMIC_RELAXED) == sdev &&
-		    __atomic_load_n(&pairs[i].ddev, __ATOMIC_RELAXED) == ddev)
+		struct pair *p = &pairs[i];
+		unsigned seq = __atomic_load_n(&p->seq, __ATOMIC_ACQUIRE);
+		int v = __atomic_load_n(&p->verdict, __ATOMIC_RELAXED);
+		bool match = __atomic_load_n(&p->sdev, __ATOMIC_RELAXED) == sdev &&
+			     __atomic_load_n(&p->ddev, __ATOMIC_RELAXED) == ddev;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (v && match && !(seq & 1) && __atomic_load_n(&p->seq, __ATOMIC_RELAXED) == seq)
 			return v;
 	}
 	return 0;
@@ -48,11 +53,16 @@ static int pair_lookup(dev_t sdev, dev_t ddev)
 
 static void pair_store(dev_t sdev, dev_t ddev, int verdict)
 {
-	unsigned i = __atomic_fetch_add(&pair_next, 1, __ATOMIC_RELAXED) % PAIR_SLOTS;
-	__atomic_store_n(&pairs[i].verdict, 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&pairs[i].sdev, sdev, __ATOMIC_RELAXED);
-	__atomic_store_n(&pairs[i].ddev, ddev, __ATOMIC_RELAXED);
-	__atomic_store_n(&pairs[i].verdict, verdict, __ATOMIC_RELEASE);
+	struct pair *p = &pairs[__atomic_fetch_add(&pair_next, 1, __ATOMIC_RELAXED) % PAIR_SLOTS];
+	unsigned seq = __atomic_load_n(&p->seq, __ATOMIC_RELAXED);
+	if ((seq & 1) || !__atomic_compare_exchange_n(&p->seq, &seq, seq + 1, false, __ATOMIC_ACQUIRE,
+						       __ATOMIC_RELAXED))
+		return;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&p->verdict, verdict, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->sdev, sdev, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->ddev, ddev, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
 void clone_forget_pair(dev_t sdev, dev_t ddev)

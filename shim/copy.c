@@ -927,7 +927,7 @@ static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, c
 
 /*
  * Whether another fd of this process refers to D's file (from the kernel's
- * list, /proc/self/fd: stdio and inherited fds never pass our wrappers).
+ * list, /proc/thread-self/fd: stdio and inherited fds never pass our wrappers).
  * Writes through it may bypass us (a warning on stderr from libc's own
  * write in `prog S > D 2>&1`), so D is not cloned. Costs three system
  * calls and an fstat per fd not known to be something else than a regular
@@ -936,7 +936,8 @@ static bool do_clone(struct copy *c, int fd, const struct dest_info *d, int s, c
  */
 static bool other_fd_on(int fd, dev_t dev, ino_t ino)
 {
-	int dir = (int)SYS(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* thread-self: the table this thread's fds are in. */
+	int dir = (int)SYS(SYS_openat, AT_FDCWD, "/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return true;
 	char buf[512] __attribute__((aligned(8)));
@@ -2163,7 +2164,7 @@ void copy_settle_before_exec(void)
 	}
 }
 
-void copy_go_inert(void)
+void copy_go_inert(const char *why)
 {
 	if (copy_inert)
 		return;
@@ -2176,7 +2177,7 @@ void copy_go_inert(void)
 	if (!copy_inert && pid_is_ours()) {
 		FOR_EACH_COPY(c) {
 			pthread_mutex_lock(&c->lock);
-			settle_locked(c, "seccomp");
+			settle_locked(c, why);
 			if (c->owner == shim_pid)
 				close_privates_locked(c);
 			pthread_mutex_unlock(&c->lock);

@@ -149,11 +149,13 @@ void copy_settle_all(const char *why);
 void copy_settle_before_exec(void);
 
 /*
- * The process is installing a seccomp filter: settle everything, close our
- * fds, and from then on make no system call the program did not make
- * (every fd is FD_PLAIN, nothing is flushed or logged).
+ * The process is installing a seccomp filter (why "seccomp"), or a thread
+ * is taking an fd table of its own ("unshared fd table": one fd number
+ * then names two files, and our table knows one): settle everything,
+ * close our fds, and from then on make no system call the program did not
+ * make (every fd is FD_PLAIN, nothing is flushed or logged).
  */
-void copy_go_inert(void);
+void copy_go_inert(const char *why);
 extern int copy_inert;
 /* In a fork child: forget locks and private fds inherited from the parent. */
 void copy_after_fork_child(void);

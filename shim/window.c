@@ -39,10 +39,13 @@ bool source_map(struct source *src)
 	return true;
 }
 
-/* "/proc/self/fd/N" into link. */
-static void fd_link(int fd, char link[32])
+/* "/proc/thread-self/fd/N" into link: /proc/self is the thread group
+ * leader's, whose fd N is another file where this thread has an fd table
+ * of its own (a helper's attack opened it, and our close of it dropped
+ * the thread's POSIX lock). */
+static void fd_link(int fd, char link[40])
 {
-	static const char dir[] = "/proc/self/fd/";
+	static const char dir[] = "/proc/thread-self/fd/";
 	char digits[12];
 	int k = 0, i = sizeof(dir) - 1;
 	memcpy(link, dir, sizeof(dir) - 1);
@@ -55,10 +58,10 @@ static void fd_link(int fd, char link[32])
 	link[i] = 0;
 }
 
-/* Reads the link /proc/self/fd/N: no fd, no allocation. */
+/* Reads the link /proc/thread-self/fd/N: no fd, no allocation. */
 bool source_path(int fd, char *path, size_t cap)
 {
-	char link[32];
+	char link[40];
 	fd_link(fd, link);
 	long n = SYS(SYS_readlinkat, AT_FDCWD, link, path, cap - 1);
 	/* cap - 1 bytes may be a longer name cut short */
@@ -92,7 +95,7 @@ int source_open_by_name(const char *path, dev_t dev, ino_t ino, unsigned lockgen
 	int fd = -1;
 	if (real_fstat(pfd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino)
 		goto out;
-	char link[32];
+	char link[40];
 	fd_link(pfd, link);
 	/* Our reads must not stamp S's atime: the program's own (or another
 	 * process's, which may have used O_NOATIME too) were all it had.

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <alloca.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <sys/prctl.h>
@@ -107,7 +108,7 @@ SHIM_EXPORT int prctl(int option, ...)
 	ENSURE_INIT();
 	if (option == PR_SET_SECCOMP) {
 		ERRNO_SAVE;
-		copy_go_inert();
+		copy_go_inert("seccomp");
 		ERRNO_RESTORE;
 	}
 	return real.prctl(option, a, b, c, d);
@@ -294,8 +295,27 @@ SHIM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	void *ptid = va_arg(ap, void *), *tls = va_arg(ap, void *), *ctid = va_arg(ap, void *);
 	va_end(ap);
 	ENSURE_INIT();
+	if (flags & CLONE_THREAD && !(flags & CLONE_FILES)) {
+		ERRNO_SAVE;
+		copy_go_inert("unshared fd table");
+		ERRNO_RESTORE;
+	}
 	fd_descriptions_shared();
 	return after_child(real.clone(fn, stack, flags, arg, ptid, tls, ctid));
+}
+
+/* A thread with an fd table of its own shares our memory, and so our fd
+ * table, where its fd N and ours are two files: inert before, even if the
+ * call then fails. */
+SHIM_EXPORT int unshare(int flags)
+{
+	ENSURE_INIT();
+	if (flags & CLONE_FILES) {
+		ERRNO_SAVE;
+		copy_go_inert("unshared fd table");
+		ERRNO_RESTORE;
+	}
+	return real.unshare(flags);
 }
 
 SHIM_EXPORT void _exit(int status)

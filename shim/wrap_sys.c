@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -121,11 +122,12 @@ SHIM_EXPORT long syscall(long n, ...)
 		}
 		return r;
 	}
+	case SYS_unshare: return unshare((int)a);
 	case SYS_seccomp:
 		/* SECCOMP_SET_MODE_STRICT (0) and _FILTER (1) install one. */
 		if (a == 0 || a == 1) {
 			ERRNO_SAVE;
-			copy_go_inert();
+			copy_go_inert("seccomp");
 			ERRNO_RESTORE;
 		}
 		return SYS(n, a, b, c, d, e, f);

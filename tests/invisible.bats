@@ -174,6 +174,18 @@ mount_small() {
 	done
 }
 
+@test "a thread with an fd table of its own: its POSIX lock on another file survives its copy" {
+	need_fs T_XFS
+	local d; d=$(testdir "$T_XFS")
+	mksrc "$d/S" 1M
+	head -c 100000 /dev/urandom > "$d/X"
+	# The thread's fd numbers name other files in the main thread's table,
+	# which is the one /proc/self shows.
+	inv_diff "$d" ownfiles "$d/S" "$d/D.{}" "$d/X"
+	cmp "$d/S" "$d/D.shim"
+	grep -q "X locked" "$d/out.plain" || { cat "$d/out.plain"; return 1; }
+}
+
 @test "private fds: the shim's fd numbers are free and the program can open as many files" {
 	need_fs T_XFS
 	ulimit -Sn 1024  # the shim's fds start at 768 (bats runs each test in a process of its own)

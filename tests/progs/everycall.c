@@ -819,6 +819,12 @@ TRY(_Fork)
 	res(o, pid < 0 ? -1 : waited(pid));
 }
 
+TRY(unshare)
+{
+	res(o, f(0));
+	res(o, f(-1));
+}
+
 TRY(prctl)
 {
 	res(o, f(PR_GET_DUMPABLE, 0, 0, 0, 0));

@@ -31,6 +31,8 @@
  *   errno S D
  * Names that change under a look (see the commands' comments):
  *   exchange A B STOP | fifowait F
+ * A thread with an fd table of its own:
+ *   ownfiles S D X
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -40,6 +42,8 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stddef.h>
@@ -1182,6 +1186,64 @@ static void cmd_pipewrite(char **av)
 }
 
 /*
+ * ownfiles S D X: a thread takes an fd table of its own (unshare
+ * CLONE_FILES) while the main thread opens /dev/null, S and X; the thread
+ * then locks X (F_SETLK), reads S whole, closes it, and writes it to D in
+ * one call; a child asks whether X is still locked. Our fd table is the
+ * process's, and /proc/self is the main thread's: fd N there is another
+ * file than the thread's fd N (a lookup by name once closed X instead of
+ * S, dropping the lock).
+ */
+static const char *own_s, *own_d, *own_x;
+static sem_t own_unshared, own_opened;
+
+static void *own_thread(void *arg)
+{
+	(void)arg;
+	say("unshare", unshare(CLONE_FILES));
+	sem_post(&own_unshared);
+	sem_wait(&own_opened);
+	int x = open(own_x, O_RDWR);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	say("lock X", fcntl(x, F_SETLK, &fl));
+	int s = open(own_s, O_RDONLY);
+	static char buf[1 << 20];
+	ssize_t n = read(s, buf, sizeof buf);
+	say("read S", n);
+	say("close S", close(s));
+	int d = open(own_d, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	say("open D", d);
+	say("write D", write(d, buf, n > 0 ? (size_t)n : 0));
+	say("close D", close(d));
+	pid_t pid = fork();
+	if (pid == 0) {
+		int y = open(own_x, O_RDWR);
+		struct flock q = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		fcntl(y, F_GETLK, &q);
+		line("X %s", q.l_type == F_UNLCK ? "unlocked" : "locked");
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	return NULL;
+}
+
+static void cmd_ownfiles(char **av)
+{
+	own_s = av[0], own_d = av[1], own_x = av[2];
+	sem_init(&own_unshared, 0, 0);
+	sem_init(&own_opened, 0, 0);
+	pthread_t t;
+	pthread_create(&t, NULL, own_thread, NULL);
+	sem_wait(&own_unshared);
+	say("open /dev/null", open("/dev/null", O_RDONLY));
+	say("open S", open(own_s, O_RDONLY));
+	say("open X", open(own_x, O_RDONLY));
+	sem_post(&own_opened);
+	pthread_join(t, NULL);
+}
+
+/*
  * exchange A B STOP: swaps the names A and B (renameat2 RENAME_EXCHANGE)
  * until the file STOP exists, and leaves them as they were. With a FIFO
  * as B, a look at A's name and an open of it may each see another file.
@@ -1300,6 +1362,7 @@ int main(int argc, char **argv)
 		{ "pipewrite", 0, cmd_pipewrite },
 		{ "setuidrace", 2, cmd_setuidrace },
 		{ "exchange", 3, cmd_exchange },
+		{ "ownfiles", 3, cmd_ownfiles },
 		{ "fifowait", 1, cmd_fifowait },
 	};
 	return run_subcmd(cmds, sizeof cmds / sizeof cmds[0], argc, argv);
