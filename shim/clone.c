@@ -25,7 +25,10 @@
  * count (odd while written): a reader that saw it move, or odd, treats the
  * slot as empty, so it never takes one key's verdict for another's (a
  * torn read only costs a probe again). A writer that finds the slot busy
- * leaves it: this is a cache.
+ * leaves it: this is a cache. No fences (TSan cannot model them): the
+ * writer's field stores are releases, so a reader whose acquire load sees
+ * one also sees the odd count that came before it, and its second reading
+ * of the count, after those acquires, cannot match the first.
  */
 #define PAIR_SLOTS 64
 /* verdict: -1 cannot; a device's that can: DEV_CAN | its fs_class << 2,
@@ -41,10 +44,9 @@ static int pair_lookup(dev_t sdev, dev_t ddev)
 	for (unsigned i = 0; i < PAIR_SLOTS; i++) {
 		struct pair *p = &pairs[i];
 		unsigned seq = __atomic_load_n(&p->seq, __ATOMIC_ACQUIRE);
-		int v = __atomic_load_n(&p->verdict, __ATOMIC_RELAXED);
-		bool match = __atomic_load_n(&p->sdev, __ATOMIC_RELAXED) == sdev &&
-			     __atomic_load_n(&p->ddev, __ATOMIC_RELAXED) == ddev;
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		int v = __atomic_load_n(&p->verdict, __ATOMIC_ACQUIRE);
+		bool match = __atomic_load_n(&p->sdev, __ATOMIC_ACQUIRE) == sdev &&
+			     __atomic_load_n(&p->ddev, __ATOMIC_ACQUIRE) == ddev;
 		if (v && match && !(seq & 1) && __atomic_load_n(&p->seq, __ATOMIC_RELAXED) == seq)
 			return v;
 	}
@@ -58,10 +60,9 @@ static void pair_store(dev_t sdev, dev_t ddev, int verdict)
 	if ((seq & 1) || !__atomic_compare_exchange_n(&p->seq, &seq, seq + 1, false, __ATOMIC_ACQUIRE,
 						       __ATOMIC_RELAXED))
 		return;
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	__atomic_store_n(&p->verdict, verdict, __ATOMIC_RELAXED);
-	__atomic_store_n(&p->sdev, sdev, __ATOMIC_RELAXED);
-	__atomic_store_n(&p->ddev, ddev, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->verdict, verdict, __ATOMIC_RELEASE);
+	__atomic_store_n(&p->sdev, sdev, __ATOMIC_RELEASE);
+	__atomic_store_n(&p->ddev, ddev, __ATOMIC_RELEASE);
 	__atomic_store_n(&p->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
