@@ -104,8 +104,9 @@ TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c
 $(B)/tests/%: tests/progs/%.c tests/progs/common.h | $(B)
 	@mkdir -p $(B)/tests
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -pthread -o $@ $< -lrt
-# shmindex makes segments in the index's layout and with its magic.
-$(B)/tests/shmindex: shim/share.h
+# shmindex makes segments in the index's layout and with its magic;
+# invisible looks for the index's key in its maps.
+$(B)/tests/shmindex $(B)/tests/invisible: shim/share.h
 
 $(B)/tests/early.so: tests/progs/early.c tests/progs/common.h | $(B)
 	@mkdir -p $(B)/tests

@@ -30,11 +30,22 @@
 #define SHARE_SETS 256
 /* The header's slot, then the sets. */
 #define SHARE_BYTES ((size_t)SHARE_SLOT * (1 + SHARE_WAYS * SHARE_SETS))
-/* The segment's key is this XOR the effective uid ("RSI1"). */
-#define SHARE_IPC_KEY 0x52534931u
+/*
+ * The layout of the index: changed whenever the segment's size or a slot's
+ * meaning changes. It is in the key as well as in the magic, so a library
+ * of another layout (before and after an upgrade: a segment lasts until
+ * reboot) has a segment of its own instead of refusing the other's and
+ * sharing nothing. It sits in the key's top bits: two users' keys of two
+ * layouts meet only where their uids differ in bit 28 or above.
+ */
+#define SHARE_LAYOUT 2
+#define SHARE_IPC_KEY_OF(layout) (0x52534931u ^ (((unsigned)(layout) - 1) << 28))
+/* The segment's key is this XOR the effective uid (layout 1: "RSI1"). */
+#define SHARE_IPC_KEY SHARE_IPC_KEY_OF(SHARE_LAYOUT)
 /* The first 8 bytes of an index of ours (a segment of another program with
  * our key and size, or one not yet claimed, lacks them). */
-#define SHARE_MAGIC 0x3178656e49535202ULL
+#define SHARE_MAGIC_OF(layout) (0x3178656e49535200ULL | (layout))
+#define SHARE_MAGIC SHARE_MAGIC_OF(SHARE_LAYOUT)
 #define SHARE_PATH_CAP (SHARE_SLOT - 5 * 8)  /* a longer name is not published */
 
 /* What a slot holds: enough to find the file and know it again. Its size

@@ -62,6 +62,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "../../shim/share.h"
 
 extern char **environ;
 
@@ -1309,7 +1310,7 @@ static void cmd_setuidrace(char **av)
 	race_src = av[0];
 	int n = (int)num(av[1]), mapped = 0, failed = 0;
 	char key[32];
-	snprintf(key, sizeof key, "SYSV%08x ", 0x52534931u ^ (unsigned)geteuid());
+	snprintf(key, sizeof key, "SYSV%08x ", SHARE_IPC_KEY ^ (unsigned)geteuid());
 	for (int i = 0; i < n; i++) {
 		pid_t p = fork();
 		if (p == 0) {

@@ -1,13 +1,16 @@
 /*
  * shmindex: makes and inspects System V segments with the key of the
  * shim's index of sources (shim/share.h), for share.bats's malformed and
- * foreign indexes. KEY is a number, or "ours" (the effective user's key).
+ * foreign indexes. KEY is a number, "ours" (the effective user's key), or
+ * "previous" (its key in the layout before ours).
  *
  *   shmindex make KEY SIZE MODE FILL   FILL: zero, garbage (no header),
- *                                      slots (our header, garbage after)
+ *                                      slots (our header, garbage after),
+ *                                      previous (the previous layout's
+ *                                      header, zeros after)
  *   shmindex sum KEY                   a digest of the segment, or "none"
  *   shmindex size                      the index's size
- *   shmindex key                       the effective user's key
+ *   shmindex key [UID]                 the key of the effective user, or UID
  */
 #include "common.h"
 
@@ -20,6 +23,8 @@ static key_t key_of(const char *s)
 {
 	if (!strcmp(s, "ours"))
 		return (key_t)(SHARE_IPC_KEY ^ (unsigned)geteuid());
+	if (!strcmp(s, "previous"))
+		return (key_t)(SHARE_IPC_KEY_OF(SHARE_LAYOUT - 1) ^ (unsigned)geteuid());
 	return (key_t)num(s);
 }
 
@@ -33,13 +38,17 @@ static void cmd_make(char **av)
 	if (p == (void *)-1)
 		die("shmat: %s", strerror(errno));
 	uint64_t h = FNV_INIT;
-	if (strcmp(av[3], "zero") != 0)
+	if (strcmp(av[3], "zero") != 0 && strcmp(av[3], "previous") != 0)
 		for (size_t i = 0; i < size; i++) {
 			h = fnv(&i, sizeof i, h);
 			p[i] = (unsigned char)h;
 		}
 	if (!strcmp(av[3], "slots")) {
 		uint64_t m = SHARE_MAGIC;
+		memcpy(p, &m, sizeof m);
+	}
+	if (!strcmp(av[3], "previous")) {
+		uint64_t m = SHARE_MAGIC_OF(SHARE_LAYOUT - 1);
 		memcpy(p, &m, sizeof m);
 	}
 	shmdt(p);
@@ -66,8 +75,10 @@ static void cmd_size(char **av)
 
 static void cmd_key(char **av)
 {
-	printf("%d\n", (int)key_of("ours"));
-	(void)av;
+	if (av[0])
+		printf("%d\n", (int)(SHARE_IPC_KEY ^ (unsigned)num(av[0])));
+	else
+		printf("%d\n", (int)key_of("ours"));
 }
 
 int main(int argc, char **argv)
